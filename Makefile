@@ -1,0 +1,34 @@
+# The two commands: `make run` (install + start the platform) and `make test`.
+# Everything installs into .venv from uv.lock; uv itself is bootstrapped into
+# .tools/ when the machine has none.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+UV_RUN := $(UV) run --frozen --no-sync
+
+.PHONY: install system-deps run test lint bench requirements
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen --compile-bytecode --quiet
+
+system-deps:
+	scripts/install-system-deps.sh
+
+run: install system-deps
+	$(UV_RUN) creditops run
+
+test: install system-deps
+	$(UV_RUN) ruff check .
+	$(UV_RUN) ruff format --check .
+	$(UV_RUN) pytest
+
+bench: install system-deps
+	$(UV_RUN) python -m bench
+
+# The exported lock for plain pip users: pip install -r requirements.lock
+requirements: $(UV)
+	$(UV) export --frozen --no-dev --no-emit-project --no-hashes -o requirements.lock --quiet

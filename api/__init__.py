@@ -1,0 +1,1 @@
+"""The model service: FastAPI routes over `creditops`."""

@@ -1,0 +1,102 @@
+"""POST /predict and GET /past-predictions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy.exc import SQLAlchemyError
+
+from creditops.predictions import PredictionRequest, past_predictions
+
+from ..deps import ReadyStateDep, require_api_key
+from ..schemas import ErrorResponse, PastPredictionsPage, PredictRequest, PredictResponse
+
+router = APIRouter(tags=["predictions"])
+
+ERRORS = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong API key."},
+    413: {"model": ErrorResponse, "description": "Too many applicants or too large a body."},
+    422: {"model": ErrorResponse, "description": "A row or field is invalid; it is named."},
+    503: {"model": ErrorResponse, "description": "Database or model unavailable."},
+}
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require_api_key)],
+    summary="Score one or many applicants and store every prediction",
+)
+async def predict(body: PredictRequest, state: ReadyStateDep) -> dict:
+    if len(body.applicants) > state.settings.max_batch_rows:
+        raise HTTPException(
+            413,
+            f"{len(body.applicants)} applicants in one request; at most "
+            f"{state.settings.max_batch_rows}: split the batch",
+        )
+    applicants = [a.model_dump() for a in body.applicants]
+    request = PredictionRequest(applicants, body.source, body.source_file)
+    try:
+        batch = await asyncio.wrap_future(state.batcher.submit(request))
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, "database unavailable: prediction not stored") from exc
+    for label in ("good", "bad"):
+        count = batch.predictions.count(label)
+        if count:
+            state.metrics.predictions.labels(label, batch.source).inc(count)
+    return {
+        "batch_id": batch.batch_id,
+        "predicted_at": batch.predicted_at,
+        "model_version": batch.model_version,
+        "source": batch.source,
+        "source_file": batch.source_file,
+        "count": len(applicants),
+        "predictions": [
+            {
+                "prediction": label,
+                "probability_bad": probability,
+                "model_version": batch.model_version,
+                "features": applicant,
+            }
+            for applicant, label, probability in zip(
+                applicants, batch.predictions, batch.probabilities_bad, strict=True
+            )
+        ],
+    }
+
+
+@router.get(
+    "/past-predictions",
+    response_model=PastPredictionsPage,
+    responses={422: ERRORS[422], 503: ERRORS[503]},
+    summary="Stored predictions in a time range, newest first, one page at a time",
+)
+def get_past_predictions(
+    state: ReadyStateDep,
+    start: Annotated[
+        datetime | None, Query(description="Inclusive; default: 24 hours before `end`.")
+    ] = None,
+    end: Annotated[datetime | None, Query(description="Exclusive; default: now.")] = None,
+    source: Literal["webapp", "scheduled", "all"] = "all",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict:
+    end = _as_utc(end) if end else datetime.now(UTC)
+    start = _as_utc(start) if start else end - timedelta(days=1)
+    if start > end:
+        raise HTTPException(422, "start must not be after end")
+    try:
+        items, next_cursor = past_predictions(
+            state.engine, start, end, None if source == "all" else source, limit, cursor
+        )
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, "database unavailable") from exc
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,1 @@
+"""creditops: the credit-risk platform's plain-Python core."""

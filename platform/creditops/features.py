@@ -1,0 +1,124 @@
+"""The one declaration of the model's input features; every schema is derived from it.
+
+The pandera schema, the API's request model, the Great Expectations suite, the
+webapp form, the error generator and the drift baseline all read `FEATURES`,
+so changing a feature is a change here (plus a migration for its column).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+TARGET = "Status"
+CLASSES = ("good", "bad")
+POSITIVE_CLASS = "bad"
+
+
+@dataclass(frozen=True)
+class NumericFeature:
+    name: str
+    description: str
+    kind: Literal["int", "float"]
+    minimum: float
+    maximum: float
+    nullable: bool = False
+    unit: str = ""
+
+    @property
+    def python_type(self) -> type:
+        return int if self.kind == "int" else float
+
+
+@dataclass(frozen=True)
+class CategoricalFeature:
+    name: str
+    description: str
+    categories: tuple[str, ...]
+    nullable: bool = False
+
+
+Feature = NumericFeature | CategoricalFeature
+
+
+@dataclass(frozen=True)
+class CrossColumnRule:
+    """A rule between two columns of one applicant, `left <op> right`."""
+
+    name: str
+    description: str
+    left: str
+    op: Literal["<=", "<", ">=", ">"]
+    right: str
+
+    def holds(self, left: Any, right: Any) -> Any:
+        """Vectorised over pandas Series too; missing values count as holding."""
+        return _OPERATORS[self.op](left, right)
+
+
+_OPERATORS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+
+# Ranges are hard limits of what is possible (a negative age is wrong), wider than
+# what the training data shows; unusual-but-possible values are drift, not errors.
+# The source data has real missing values in the columns marked nullable; the
+# model imputes them, so a missing value there is not a data error.
+FEATURES: tuple[Feature, ...] = (
+    NumericFeature("Seniority", "Years with the current employer.", "int", 0, 60, unit="years"),
+    CategoricalFeature(
+        "Home",
+        "Type of home ownership.",
+        ("owner", "rent", "parents", "priv", "other", "ignore"),
+        nullable=True,
+    ),
+    NumericFeature("Time", "Requested loan term.", "int", 1, 120, unit="months"),
+    NumericFeature("Age", "Age of the applicant.", "int", 18, 100, unit="years"),
+    CategoricalFeature(
+        "Marital",
+        "Marital status.",
+        ("married", "single", "separated", "widow", "divorced"),
+        nullable=True,
+    ),
+    CategoricalFeature("Records", "Whether the applicant has past-due records.", ("no", "yes")),
+    CategoricalFeature(
+        "Job", "Type of employment.", ("fixed", "freelance", "partime", "others"), nullable=True
+    ),
+    NumericFeature("Expenses", "Monthly expenses.", "int", 0, 2_000, unit="currency units"),
+    NumericFeature(
+        "Income", "Monthly income.", "float", 0, 10_000, nullable=True, unit="currency units"
+    ),
+    NumericFeature(
+        "Assets", "Value of assets.", "float", 0, 1_000_000, nullable=True, unit="currency units"
+    ),
+    NumericFeature(
+        "Debt", "Amount of debt.", "float", 0, 1_000_000, nullable=True, unit="currency units"
+    ),
+    NumericFeature("Amount", "Requested loan amount.", "int", 1, 100_000, unit="currency units"),
+    NumericFeature(
+        "Price", "Price of the purchased good.", "int", 1, 200_000, unit="currency units"
+    ),
+)
+
+CROSS_COLUMN_RULES: tuple[CrossColumnRule, ...] = (
+    CrossColumnRule(
+        "amount_within_price",
+        "The loan amount cannot exceed the price of the good it pays for.",
+        "Amount",
+        "<=",
+        "Price",
+    ),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+NUMERIC_FEATURES: tuple[NumericFeature, ...] = tuple(
+    f for f in FEATURES if isinstance(f, NumericFeature)
+)
+CATEGORICAL_FEATURES: tuple[CategoricalFeature, ...] = tuple(
+    f for f in FEATURES if isinstance(f, CategoricalFeature)
+)
+FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+
+
+def column_name(feature_name: str) -> str:
+    """The snake_case database column of a feature (`Seniority` -> `seniority`)."""
+    return feature_name.lower()

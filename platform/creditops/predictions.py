@@ -1,0 +1,232 @@
+"""Scoring applicants and storing every prediction with its features; reading them back.
+
+Writes go through `PredictionBatcher`: requests that arrive while a batch is
+being scored wait and are merged into the next one, so many concurrent
+single-row requests cost one model call and one COPY, and a single request
+waits for nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import queue
+import threading
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, select, tuple_
+from sqlalchemy.engine import Engine
+
+from .db import predictions
+from .errors import CreditopsError
+from .features import FEATURE_NAMES, column_name
+from .model import ModelArtifact
+
+FEATURE_COLUMNS = tuple(column_name(name) for name in FEATURE_NAMES)
+STORED_COLUMNS = (
+    "predicted_at",
+    "source",
+    "source_file",
+    "batch_id",
+    "model_version",
+    "prediction",
+    "probability_bad",
+    *FEATURE_COLUMNS,
+)
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    applicants: Sequence[dict[str, Any]]
+    source: str
+    source_file: str | None = None
+
+
+@dataclass(frozen=True)
+class PredictionBatch:
+    """What one request got back: a class and a probability per applicant, in order."""
+
+    batch_id: uuid.UUID
+    predicted_at: datetime
+    model_version: str
+    source: str
+    source_file: str | None
+    applicants: Sequence[dict[str, Any]]
+    predictions: list[str]
+    probabilities_bad: list[float]
+
+
+def score_and_store(
+    engine: Engine, artifact: ModelArtifact, requests: Sequence[PredictionRequest]
+) -> list[PredictionBatch]:
+    """Score all requests in one model call and store them in one COPY, in one transaction."""
+    applicants = [a for request in requests for a in request.applicants]
+    classes, probabilities = artifact.score(
+        {name: [a[name] for a in applicants] for name in FEATURE_NAMES}
+    )
+    classes, probabilities = classes.tolist(), probabilities.tolist()
+    predicted_at = datetime.now(UTC)
+    batches, start = [], 0
+    for request in requests:
+        end = start + len(request.applicants)
+        batches.append(
+            PredictionBatch(
+                uuid.uuid4(),
+                predicted_at,
+                artifact.version,
+                request.source,
+                request.source_file,
+                request.applicants,
+                classes[start:end],
+                probabilities[start:end],
+            )
+        )
+        start = end
+    _copy_batches(engine, batches)
+    return batches
+
+
+def _copy_batches(engine: Engine, batches: Sequence[PredictionBatch]) -> None:
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            copy_sql = f"COPY predictions ({', '.join(STORED_COLUMNS)}) FROM STDIN"
+            with cursor.copy(copy_sql) as copy:
+                for batch in batches:
+                    head = (
+                        batch.predicted_at,
+                        batch.source,
+                        batch.source_file,
+                        batch.batch_id,
+                        batch.model_version,
+                    )
+                    for applicant, label, probability in zip(
+                        batch.applicants, batch.predictions, batch.probabilities_bad, strict=True
+                    ):
+                        copy.write_row(
+                            (*head, label, probability, *(applicant[n] for n in FEATURE_NAMES))
+                        )
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
+_STOP = object()
+
+
+class PredictionBatcher:
+    """One worker thread that scores and stores queued requests, merging what has piled up."""
+
+    def __init__(self, engine: Engine, artifact: ModelArtifact, max_rows: int) -> None:
+        self.engine, self.artifact, self.max_rows = engine, artifact, max_rows
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._work, name="prediction-batcher", daemon=True)
+        self._worker.start()
+
+    def submit(self, request: PredictionRequest) -> Future[PredictionBatch]:
+        future: Future[PredictionBatch] = Future()
+        self._queue.put((request, future))
+        return future
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._worker.join(timeout=30)
+
+    def _work(self) -> None:
+        held = None  # taken from the queue but too big for the batch it came after
+        while True:
+            job = held or self._queue.get()
+            held = None
+            if job is _STOP:
+                return
+            jobs, rows = [job], len(job[0].applicants)
+            while rows < self.max_rows:
+                try:
+                    follower = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if follower is _STOP or rows + len(follower[0].applicants) > self.max_rows:
+                    held = follower
+                    break
+                jobs.append(follower)
+                rows += len(follower[0].applicants)
+            self._run(jobs)
+
+    def _run(self, jobs: list[tuple[PredictionRequest, Future]]) -> None:
+        try:
+            batches = score_and_store(self.engine, self.artifact, [r for r, _ in jobs])
+        except Exception as exc:  # every waiting caller hears of it
+            for _, future in jobs:
+                future.set_exception(exc)
+            return
+        for (_, future), batch in zip(jobs, batches, strict=True):
+            future.set_result(batch)
+
+
+class InvalidCursor(CreditopsError):
+    """A page cursor that this service did not issue."""
+
+
+def encode_cursor(predicted_at: datetime, prediction_id: int) -> str:
+    raw = f"{predicted_at.isoformat()}|{prediction_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, prediction_id = raw.split("|")
+        return datetime.fromisoformat(stamp), int(prediction_id)
+    except ValueError as exc:
+        raise InvalidCursor("cursor is not one this service issued: pass next_cursor") from exc
+
+
+def past_predictions(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    source: str | None,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Predictions made in [start, end), newest first, one page; and the next page's cursor."""
+    conditions = [predictions.c.predicted_at >= start, predictions.c.predicted_at < end]
+    if source is not None:
+        conditions.append(predictions.c.source == source)
+    if cursor is not None:
+        conditions.append(
+            tuple_(predictions.c.predicted_at, predictions.c.id) < decode_cursor(cursor)
+        )
+    query = (
+        select(predictions)
+        .where(and_(*conditions))
+        .order_by(predictions.c.predicted_at.desc(), predictions.c.id.desc())
+        .limit(limit + 1)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    page = [
+        {
+            "id": row["id"],
+            "predicted_at": row["predicted_at"],
+            "source": row["source"],
+            "source_file": row["source_file"],
+            "batch_id": row["batch_id"],
+            "model_version": row["model_version"],
+            "prediction": row["prediction"],
+            "probability_bad": row["probability_bad"],
+            "features": {n: row[c] for n, c in zip(FEATURE_NAMES, FEATURE_COLUMNS, strict=True)},
+        }
+        for row in rows[:limit]
+    ]
+    if len(rows) <= limit:
+        return page, None
+    last = rows[limit - 1]
+    return page, encode_cursor(last["predicted_at"], last["id"])

@@ -1,0 +1,100 @@
+"""All configuration, read from the environment (and an optional `.env`) with local defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CREDITOPS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["local", "production"] = "local"
+
+    # Data: dataset, raw-data/, good_data/, bad_data/, reports/, models/ and the
+    # embedded PostgreSQL cluster all live under one root.
+    data_root: Path = PROJECT_ROOT / "data"
+    dataset_path: Path | None = Field(
+        default=None, description="Labelled dataset; default <data_root>/credit_risk.csv."
+    )
+
+    # Database: an external server when set, else the embedded cluster.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CREDITOPS_DATABASE_URL", "DATABASE_URL")
+    )
+    pg_bin_dir: Path | None = Field(
+        default=None, description="Folder holding initdb/pg_ctl; found on the machine when unset."
+    )
+    pg_port: int = Field(default=54329, description="Preferred port of the embedded cluster.")
+
+    # Model service.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_url: str | None = Field(default=None, description="Default http://<api_host>:<api_port>.")
+    api_key: SecretStr | None = Field(default=None, description="Required on writes when set.")
+    max_batch_rows: int = 20_000
+    max_body_bytes: int = 32 * 1024 * 1024
+
+    # Webapp and orchestrators.
+    webapp_port: int = 8501
+    dagster_port: int = 3000
+    airflow_port: int = 8080
+    orchestrator: Literal["dagster", "airflow", "both"] = "dagster"
+
+    # Training.
+    random_seed: int = 42
+    test_size: float = 0.2
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.database_url is None:
+                raise ValueError("DATABASE_URL must be set in production")
+            if "changeme" in self.database_url:
+                raise ValueError("DATABASE_URL still holds the placeholder password 'changeme'")
+        return self
+
+    @property
+    def dataset(self) -> Path:
+        return self.dataset_path or self.data_root / "credit_risk.csv"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_root / "models"
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.data_root / "postgres"
+
+    @property
+    def raw_data_dir(self) -> Path:
+        return self.data_root / "raw-data"
+
+    @property
+    def good_data_dir(self) -> Path:
+        return self.data_root / "good_data"
+
+    @property
+    def bad_data_dir(self) -> Path:
+        return self.data_root / "bad_data"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_root / "reports"
+
+    @property
+    def model_service_url(self) -> str:
+        return (self.api_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,143 @@
+"""Train the model on the labelled dataset, evaluate it, and record the new version."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import train_test_split
+
+from .errors import ConfigurationError
+from .features import (
+    CATEGORICAL_FEATURES,
+    CLASSES,
+    FEATURE_NAMES,
+    NUMERIC_FEATURES,
+    POSITIVE_CLASS,
+    TARGET,
+)
+from .model import (
+    ALGORITHM,
+    ModelArtifact,
+    build_classifier,
+    encode,
+    save_artifact,
+    sha256_of,
+    spec_fingerprint,
+)
+
+THRESHOLD = 0.5
+# Numeric baselines keep a sample of raw values for the KS test and decile
+# edges for PSI; categorical ones keep the share of each category.
+BASELINE_SAMPLE_SIZE = 2_000
+PSI_BINS = 10
+
+
+def load_dataset(path: Path) -> pd.DataFrame:
+    """The labelled dataset, checked for the target and every feature."""
+    if not path.is_file():
+        raise ConfigurationError(
+            f"dataset not found at {path}: set CREDITOPS_DATASET_PATH, or restore "
+            "data/credit_risk.csv from the repository"
+        )
+    try:
+        frame = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"dataset {path} is not a readable CSV: {exc}") from exc
+    missing = [c for c in (TARGET, *FEATURE_NAMES) if c not in frame.columns]
+    if missing:
+        raise ConfigurationError(f"dataset {path} lacks the columns {', '.join(missing)}")
+    unknown = set(frame[TARGET].dropna().unique()) - set(CLASSES)
+    if unknown or frame[TARGET].isna().any():
+        raise ConfigurationError(
+            f"dataset {path}: column {TARGET} must hold only {CLASSES}, found {sorted(unknown)}"
+            + (" and missing values" if frame[TARGET].isna().any() else "")
+        )
+    return frame
+
+
+def training_baseline(train: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """Per-feature distributions of the training data, the reference for drift."""
+    baseline: dict[str, Any] = {"n_rows": len(train), "features": {}}
+    rng = np.random.default_rng(seed)
+    for feature in NUMERIC_FEATURES:
+        values = train[feature.name].dropna().to_numpy(dtype=float)
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, PSI_BINS + 1)))
+        sample = rng.choice(values, size=min(BASELINE_SAMPLE_SIZE, len(values)), replace=False)
+        baseline["features"][feature.name] = {
+            "kind": "numeric",
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "missing_share": float(train[feature.name].isna().mean()),
+            "bin_edges": edges.tolist(),
+            "sample": np.sort(sample).tolist(),
+        }
+    for feature in CATEGORICAL_FEATURES:
+        shares = train[feature.name].value_counts(normalize=True, dropna=False)
+        baseline["features"][feature.name] = {
+            "kind": "categorical",
+            "shares": {
+                ("<missing>" if pd.isna(k) else str(k)): float(v) for k, v in shares.items()
+            },
+        }
+    return baseline
+
+
+def evaluate(y_true: pd.Series, predicted: np.ndarray, probability_bad: np.ndarray) -> dict:
+    positive = y_true == POSITIVE_CLASS
+    predicted_positive = predicted == POSITIVE_CLASS
+    return {
+        "roc_auc": float(roc_auc_score(positive, probability_bad)),
+        "average_precision": float(average_precision_score(positive, probability_bad)),
+        "accuracy": float(accuracy_score(positive, predicted_positive)),
+        "precision_bad": float(precision_score(positive, predicted_positive, zero_division=0)),
+        "recall_bad": float(recall_score(positive, predicted_positive, zero_division=0)),
+        "f1_bad": float(f1_score(positive, predicted_positive, zero_division=0)),
+        "confusion_matrix": {
+            "labels": list(CLASSES),
+            "matrix": confusion_matrix(y_true, predicted, labels=list(CLASSES)).tolist(),
+        },
+    }
+
+
+def train_model(dataset_path: Path, models_dir: Path, seed: int, test_size: float) -> ModelArtifact:
+    """Fit on a stratified split, evaluate on the held-out part, save a new version."""
+    frame = load_dataset(dataset_path)
+    features, target = frame[list(FEATURE_NAMES)], frame[TARGET]
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, target, test_size=test_size, stratify=target, random_state=seed
+    )
+    classifier = build_classifier(seed).fit(encode(x_train), y_train)
+    trained_at = datetime.now(UTC)
+    artifact = ModelArtifact(
+        version=trained_at.strftime("v%Y%m%dT%H%M%S%fZ"),
+        classifier=classifier,
+        metadata={
+            "algorithm": ALGORITHM,
+            "trained_at": trained_at.isoformat(),
+            "threshold": THRESHOLD,
+            "dataset": str(dataset_path),
+            "dataset_sha256": sha256_of(dataset_path),
+            "n_train": len(x_train),
+            "n_test": len(x_test),
+            "seed": seed,
+            "features": spec_fingerprint(),
+        },
+        baseline=training_baseline(x_train, seed),
+    )
+    predicted, probability_bad = artifact.score(x_test)
+    artifact.metadata["metrics"] = evaluate(y_test, predicted, probability_bad)
+    save_artifact(models_dir, artifact)
+    return artifact

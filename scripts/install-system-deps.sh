@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the machine packages the platform and its tests run: the PostgreSQL
+# server (for the embedded cluster). Does nothing when they are already there.
+set -euo pipefail
+
+have_postgres_server() {
+  command -v pg_ctl >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null
+}
+
+missing=()
+have_postgres_server || missing+=(postgresql)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing system packages: ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
