@@ -51,15 +51,18 @@ class ServingState:
             self.batcher.close()
 
 
-def get_state(request: Request) -> ServingState:
+async def get_state(request: Request) -> ServingState:
     return request.app.state.serving
 
 
 StateDep = Annotated[ServingState, Depends(get_state)]
 
 
-def ready_state(state: StateDep) -> ServingState:
-    """The state, once database and model are both there; else 503 with the reason."""
+async def ready_state(state: StateDep) -> ServingState:
+    """The state, once database and model are both there; else 503 with the reason.
+
+    Async, like every dependency here, so a request never waits for a thread pool.
+    """
     if state.batcher is None:
         state.connect()
     if state.batcher is None or state.engine is None:
@@ -70,7 +73,7 @@ def ready_state(state: StateDep) -> ServingState:
 ReadyStateDep = Annotated[ServingState, Depends(ready_state)]
 
 
-def require_api_key(
+async def require_api_key(
     state: StateDep,
     x_api_key: Annotated[
         str | None, Header(description="Required when the service has a key.")

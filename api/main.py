@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
@@ -66,6 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.connect()
+        # Move everything loaded so far (libraries, model) out of the collector's
+        # reach: full collections otherwise stall every request for ~150 ms.
+        gc.collect()
+        gc.freeze()
         yield
         state.close()
 

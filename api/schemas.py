@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from creditops.features import CLASSES
 from creditops.schemas import Applicant
 
 Source = Literal["webapp", "scheduled"]
+
+
+def _iso_8601(value: object) -> object:
+    # pydantic would read "1700000000" as a Unix time; the API speaks ISO 8601 only.
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected an ISO 8601 date or date-time, e.g. 2026-11-23T08:00:00Z")
+    return value
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 class PredictRequest(BaseModel):
@@ -47,15 +58,9 @@ class PredictRequest(BaseModel):
 
     source: Source = Field(description="Who asks: the webapp, or the scheduled prediction job.")
     source_file: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
-        default=None, description="For scheduled predictions: the file the rows came from."
+        default=None, description="The file the rows came from (a scheduled run's, an upload's)."
     )
     applicants: list[Applicant] = Field(min_length=1)  # type: ignore[valid-type]
-
-    @model_validator(mode="after")
-    def _source_file_only_for_scheduled(self) -> PredictRequest:
-        if self.source_file is not None and self.source != "scheduled":
-            raise ValueError("source_file is only for source 'scheduled'")
-        return self
 
 
 class Prediction(BaseModel):

@@ -12,11 +12,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from creditops.predictions import PredictionRequest, past_predictions
 
 from ..deps import ReadyStateDep, require_api_key
-from ..schemas import ErrorResponse, PastPredictionsPage, PredictRequest, PredictResponse
+from ..schemas import (
+    ErrorResponse,
+    IsoDatetime,
+    PastPredictionsPage,
+    PredictRequest,
+    PredictResponse,
+)
 
 router = APIRouter(tags=["predictions"])
 
 ERRORS = {
+    400: {"model": ErrorResponse, "description": "The body cannot be decoded."},
     401: {"model": ErrorResponse, "description": "Missing or wrong API key."},
     413: {"model": ErrorResponse, "description": "Too many applicants or too large a body."},
     422: {"model": ErrorResponse, "description": "A row or field is invalid; it is named."},
@@ -82,9 +89,9 @@ async def predict(body: PredictRequest, state: ReadyStateDep) -> dict:
 def get_past_predictions(
     state: ReadyStateDep,
     start: Annotated[
-        datetime | None, Query(description="Inclusive; default: 24 hours before `end`.")
+        IsoDatetime | None, Query(description="Inclusive; default: 24 hours before `end`.")
     ] = None,
-    end: Annotated[datetime | None, Query(description="Exclusive; default: now.")] = None,
+    end: Annotated[IsoDatetime | None, Query(description="Exclusive; default: now.")] = None,
     source: Literal["webapp", "scheduled", "all"] = "all",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,

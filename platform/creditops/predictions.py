@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, select, tuple_
 from sqlalchemy.engine import Engine
+from threadpoolctl import threadpool_limits
 
 from .db import predictions
 from .errors import CreditopsError
@@ -140,6 +141,9 @@ class PredictionBatcher:
         self._worker.join(timeout=30)
 
     def _work(self) -> None:
+        # The trees' OpenMP threads would spin on every small batch and take the
+        # CPU the web server needs; one thread scores all batches fast enough.
+        threadpool_limits(limits=1, user_api="openmp")
         held = None  # taken from the queue but too big for the batch it came after
         while True:
             job = held or self._queue.get()
