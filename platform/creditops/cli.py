@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .errors import CreditopsError
 from .settings import Settings, get_settings
@@ -55,6 +56,49 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
         print("  ", row)
 
 
+def _split(args: argparse.Namespace, settings: Settings) -> None:
+    from .splitting import split_dataset, write_manifest
+
+    dataset = args.dataset or settings.dataset
+    raw_dir = args.raw_data or settings.raw_data_dir
+    files = split_dataset(dataset, raw_dir, args.files, args.seed, args.error_share)
+    with_errors = [f for f in files if f.errors]
+    if args.manifest:
+        write_manifest(files, args.manifest)
+    print(
+        f"wrote {len(files)} files ({sum(f.rows for f in files)} rows, "
+        f"{len(with_errors)} with injected errors) to {raw_dir}"
+    )
+    for raw in with_errors:
+        kinds = ", ".join(e.kind for e in raw.errors)
+        print(f"  {raw.path.name}: {kinds}")
+
+
+def _errors(args: argparse.Namespace, settings: Settings) -> None:
+    from .data_errors import ERROR_KINDS, inject
+    from .splitting import Corruption, write_atomically
+    from .training import load_dataset
+
+    if args.action == "list":
+        for kind in ERROR_KINDS.values():
+            print(f"{kind.name:<24} {kind.level:<7} {kind.description}")
+        return
+    if not args.output or not args.kind:
+        raise CreditopsError("`errors make` needs an OUTPUT file and at least one --kind")
+    frame = load_dataset(args.dataset or settings.dataset).drop(columns="Status")
+    sample = frame.sample(n=min(args.rows, len(frame)), random_state=args.seed)
+    try:
+        corruption: Corruption = inject(sample, args.kind, args.seed, args.share)
+    except ValueError as exc:
+        raise CreditopsError(str(exc)) from exc
+    if args.output.exists():
+        raise CreditopsError(f"{args.output} exists already; choose another name")
+    write_atomically(args.output, corruption)
+    print(
+        json.dumps({"file": str(args.output), "errors": [e.as_dict() for e in corruption.errors]})
+    )
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> None:
     from .stack import run_platform
 
@@ -75,6 +119,29 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the model if none exists, and record it")
     train.add_argument("--force", action="store_true", help="train a new version anyway")
     train.set_defaults(handler=_train)
+
+    split = commands.add_parser(
+        "split", help="split the dataset into N raw files (label dropped) for ingestion"
+    )
+    split.add_argument("files", type=int, help="how many files to write (not rows per file)")
+    split.add_argument("--dataset", type=Path, help="default: the configured dataset")
+    split.add_argument("--raw-data", type=Path, help="default: <data root>/raw-data")
+    split.add_argument(
+        "--error-share", type=float, default=0.0, help="share of files given injected errors"
+    )
+    split.add_argument("--seed", type=int, default=42)
+    split.add_argument("--manifest", type=Path, help="append what was injected, as JSON lines")
+    split.set_defaults(handler=_split)
+
+    errors = commands.add_parser("errors", help="list the data-error kinds or make a bad file")
+    errors.add_argument("action", choices=["list", "make"])
+    errors.add_argument("output", type=Path, nargs="?", help="with make: the file to write")
+    errors.add_argument("--kind", action="append", help="with make: an error kind (repeatable)")
+    errors.add_argument("--rows", type=int, default=100, help="rows sampled from the dataset")
+    errors.add_argument("--share", type=float, default=0.1, help="share of rows per kind")
+    errors.add_argument("--seed", type=int, default=42)
+    errors.add_argument("--dataset", type=Path)
+    errors.set_defaults(handler=_errors)
 
     run = commands.add_parser("run", help="start the whole platform locally (Ctrl-C stops it)")
     run.set_defaults(handler=_run)

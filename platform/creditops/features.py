@@ -25,6 +25,8 @@ class NumericFeature:
     maximum: float
     nullable: bool = False
     unit: str = ""
+    # Possible but implausible for this population: flagged as an outlier.
+    outlier_above: float | None = None
 
     @property
     def python_type(self) -> type:
@@ -60,9 +62,12 @@ class CrossColumnRule:
 _OPERATORS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 
 # Ranges are hard limits of what is possible (a negative age is wrong), wider than
-# what the training data shows; unusual-but-possible values are drift, not errors.
+# what the training data shows. `outlier_above` marks values that are possible but
+# far beyond anything seen (several times the training maximum): data errors too.
 # The source data has real missing values in the columns marked nullable; the
 # model imputes them, so a missing value there is not a data error.
+MONEY = "currency units"
+
 FEATURES: tuple[Feature, ...] = (
     NumericFeature("Seniority", "Years with the current employer.", "int", 0, 60, unit="years"),
     CategoricalFeature(
@@ -83,19 +88,19 @@ FEATURES: tuple[Feature, ...] = (
     CategoricalFeature(
         "Job", "Type of employment.", ("fixed", "freelance", "partime", "others"), nullable=True
     ),
-    NumericFeature("Expenses", "Monthly expenses.", "int", 0, 2_000, unit="currency units"),
+    NumericFeature("Expenses", "Monthly expenses.", "int", 0, 2_000, unit=MONEY, outlier_above=600),
     NumericFeature(
-        "Income", "Monthly income.", "float", 0, 10_000, nullable=True, unit="currency units"
+        "Income", "Monthly income.", "float", 0, 10_000, True, MONEY, outlier_above=3_000
     ),
     NumericFeature(
-        "Assets", "Value of assets.", "float", 0, 1_000_000, nullable=True, unit="currency units"
+        "Assets", "Value of assets.", "float", 0, 1_000_000, True, MONEY, outlier_above=600_000
     ),
     NumericFeature(
-        "Debt", "Amount of debt.", "float", 0, 1_000_000, nullable=True, unit="currency units"
+        "Debt", "Amount of debt.", "float", 0, 1_000_000, True, MONEY, outlier_above=100_000
     ),
-    NumericFeature("Amount", "Requested loan amount.", "int", 1, 100_000, unit="currency units"),
+    NumericFeature("Amount", "Requested loan amount.", "int", 1, 100_000, unit=MONEY),
     NumericFeature(
-        "Price", "Price of the purchased good.", "int", 1, 200_000, unit="currency units"
+        "Price", "Price of the purchased good.", "int", 1, 200_000, unit=MONEY, outlier_above=40_000
     ),
 )
 
