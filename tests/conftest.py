@@ -75,3 +75,69 @@ def recorded_model(engine, trained_model: ModelArtifact, settings: Settings) -> 
     """The trained model, with its row in the (emptied) model_versions table."""
     record_model_version(engine, trained_model, settings.models_dir)
     return trained_model
+
+
+class TeamsReceiver:
+    """A stand-in for the Teams webhook on 127.0.0.1 that records what it got."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[dict] = []
+        self.fail_next = 0  # answer 500 to this many requests first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.fail_next > 0:
+                    receiver.fail_next -= 1
+                    self.send_response(500)
+                else:
+                    receiver.received.append(json.loads(body))
+                    self.send_response(202)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def teams() -> Iterator[TeamsReceiver]:
+    receiver = TeamsReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def static_server():
+    """Serve a folder over HTTP on 127.0.0.1 (what the Data Docs server does)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    servers = []
+
+    def serve(folder: Path) -> str:
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=str(folder))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()

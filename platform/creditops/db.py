@@ -6,6 +6,8 @@ these tables are what the migrations produce, used to build queries.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -195,15 +197,24 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+@contextmanager
+def reporting_outages(url: str) -> Iterator[None]:
+    """Turn a connection failure into DatabaseUnavailable: one line, no password."""
+    try:
+        yield
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseUnavailable(
+            f"cannot reach the database at {describe_url(url)}: {reason}"
+        ) from exc
+
+
 def check_database(engine: Engine) -> None:
     """Raise DatabaseUnavailable with one clear line unless the database answers and is migrated."""
     where = describe_url(engine.url.render_as_string(hide_password=False))
     try:
-        with engine.connect() as conn:
+        with reporting_outages(where), engine.connect() as conn:
             conn.execute(text("SELECT 1 FROM alembic_version"))
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseUnavailable(f"cannot reach the database at {where}: {reason}") from exc
     except ProgrammingError as exc:
         raise DatabaseUnavailable(
             f"the database at {where} has no schema yet: run `creditops db migrate`"
@@ -227,10 +238,5 @@ def migrate(url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["url"] = url
-    try:
+    with reporting_outages(url):
         command.upgrade(config, "head")
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseUnavailable(
-            f"cannot reach the database at {describe_url(url)}: {reason}"
-        ) from exc

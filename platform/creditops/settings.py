@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     max_batch_rows: int = 20_000
     max_body_bytes: int = 32 * 1024 * 1024
 
+    # Ingestion: Data Docs are served from <data_root>/reports at reports_url.
+    reports_port: int = 8090
+    reports_url: str | None = Field(default=None, description="Default http://127.0.0.1:<port>.")
+    teams_webhook_url: SecretStr | None = Field(
+        default=None, description="Microsoft Teams Workflows webhook; unset: alerts kept on disk."
+    )
+    claim_timeout_minutes: float = Field(
+        default=10, description="A claimed raw file not finished after this goes back to raw-data/."
+    )
+
     # Webapp and orchestrators.
     webapp_port: int = 8501
     dagster_port: int = 3000
@@ -89,6 +99,22 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.data_root / "reports"
+
+    @property
+    def claims_dir(self) -> Path:
+        return self.data_root / "ingesting"
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.reports_dir / "data-docs"
+
+    @property
+    def alerts_dir(self) -> Path:
+        return self.reports_dir / "alerts"
+
+    @property
+    def reports_base_url(self) -> str:
+        return (self.reports_url or f"http://127.0.0.1:{self.reports_port}").rstrip("/")
 
     @property
     def model_service_url(self) -> str:

@@ -1,0 +1,106 @@
+"""One function per orchestrator task: what Dagster assets and Airflow tasks call.
+
+Each takes the settings and the previous steps' plain dicts and returns a
+plain dict (or None), so both orchestrators pass results the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from .alerts import alert_card, deliver, keep
+from .db import database_url, engine_for, reporting_outages
+from .ingestion import (
+    ClaimedFile,
+    claim_raw_file,
+    release_stale_claims,
+    save_statistics,
+    split_and_save,
+)
+from .settings import Settings
+from .validation import ValidationReport, validate
+
+log = logging.getLogger(__name__)
+
+
+def read_data(settings: Settings) -> dict | None:
+    """`read-data`: claim one random raw file; None when raw-data/ is empty."""
+    release_stale_claims(
+        settings.claims_dir,
+        settings.raw_data_dir,
+        timedelta(minutes=settings.claim_timeout_minutes),
+    )
+    settings.raw_data_dir.mkdir(parents=True, exist_ok=True)
+    claimed = claim_raw_file(settings.raw_data_dir, settings.claims_dir)
+    return claimed.to_dict() if claimed else None
+
+
+def validate_data(settings: Settings, claimed: dict) -> dict:
+    """`validate-data`: run the suite on the claimed file; writes its Data Docs page."""
+    file = ClaimedFile.from_dict(claimed)
+    report = validate(file.path.read_bytes(), file.name, settings.docs_dir)
+    return report.to_dict()
+
+
+def report_url(settings: Settings, report: ValidationReport) -> str | None:
+    """The HTTP address of the report page (served from the reports folder)."""
+    if report.report_path is None:
+        return None
+    relative = report.report_path.relative_to(settings.reports_dir)
+    return f"{settings.reports_base_url}/{relative.as_posix()}"
+
+
+def save_statistics_step(settings: Settings, claimed: dict, report: dict, orchestrator: str) -> int:
+    """`save-statistics`: the run row and the problem counts; returns the run id."""
+    validation = ValidationReport.from_dict(report)
+    url = database_url(settings)
+    with reporting_outages(url):
+        return save_statistics(
+            engine_for(url),
+            ClaimedFile.from_dict(claimed),
+            validation,
+            orchestrator,
+            report_url(settings, validation),
+        )
+
+
+def send_alerts(settings: Settings, claimed: dict, report: dict) -> str:
+    """`send-alerts`: a Teams card when the file has problems; always kept on disk."""
+    validation = ValidationReport.from_dict(report)
+    if validation.criticality == "none":
+        return "no problems, no alert"
+    name = ClaimedFile.from_dict(claimed).name
+    message = alert_card(name, validation, report_url(settings, validation))
+    kept = keep(message, settings.alerts_dir, name)
+    if settings.teams_webhook_url is None:
+        log.warning("no Teams webhook configured: alert for %s kept in %s", name, kept)
+        return f"kept in {kept} (no webhook configured)"
+    deliver(message, settings.teams_webhook_url.get_secret_value())
+    return "sent to Teams"
+
+
+def split_and_save_data(settings: Settings, claimed: dict, report: dict) -> dict:
+    """`split-and-save-data`: good rows to good_data/, bad rows to bad_data/."""
+    result = split_and_save(
+        ClaimedFile.from_dict(claimed),
+        ValidationReport.from_dict(report),
+        settings.good_data_dir,
+        settings.bad_data_dir,
+    )
+    return {
+        "good": str(result.good) if result.good else None,
+        "bad": str(result.bad) if result.bad else None,
+    }
+
+
+def ingest_one_file(settings: Settings, orchestrator: str = "cli") -> dict | None:
+    """Every step in order, for the command line and tests."""
+    claimed = read_data(settings)
+    if claimed is None:
+        return None
+    report = validate_data(settings, claimed)
+    run_id = save_statistics_step(settings, claimed, report, orchestrator)
+    alert = send_alerts(settings, claimed, report)
+    files = split_and_save_data(settings, claimed, report)
+    return {"run_id": run_id, "alert": alert, **files, "report": report}

@@ -1,0 +1,309 @@
+"""Validate a raw file with a Great Expectations suite built from the feature spec.
+
+The file is read as text, so that `Age=twelve` is seen as what it is. Each
+expectation carries the error kind it detects (the vocabulary of
+`data_errors`), and its unexpected rows become per-row problems. The same run
+writes the Data Docs page of the file. Import cost (~5 s) is paid once per
+process: the context and suite are built on first use.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .features import (
+    CROSS_COLUMN_RULES,
+    FEATURE_NAMES,
+    FEATURES,
+    CategoricalFeature,
+    NumericFeature,
+)
+
+ROW = "row"
+REPEATS = "repeats_an_earlier_row"
+NUMBER = r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$"
+WHOLE_NUMBER = r"^-?\d+(?:\.0+)?$"
+# Where one cell breaks two expectations, the more basic problem is the one counted.
+OUTRANKS = {"unknown_category": "wrong_type", "extreme_outlier": "out_of_range"}
+
+
+def value_column(name: str) -> str:
+    """The numeric reading of a text column (NaN where the text is not a number)."""
+    return f"{name} (as number)"
+
+
+@dataclass
+class ValidationReport:
+    """What validation found in one file."""
+
+    file_name: str
+    n_rows: int
+    invalid_rows: np.ndarray  # one bool per data row
+    issues: dict[tuple[str, str | None], int]  # (error kind, column) -> rows
+    file_error: str | None = None
+    report_path: Path | None = None  # the Data Docs page of this validation
+    row_problems: dict[int, list[str]] = field(default_factory=dict)  # row -> "kind: column"
+
+    @property
+    def n_invalid_rows(self) -> int:
+        return int(self.invalid_rows.sum())
+
+    @property
+    def n_valid_rows(self) -> int:
+        return self.n_rows - self.n_invalid_rows
+
+    @property
+    def criticality(self) -> str:
+        return criticality(self)
+
+    def to_dict(self) -> dict:
+        """JSON-safe, for handing the report from one orchestrator task to the next."""
+        return {
+            "file_name": self.file_name,
+            "n_rows": self.n_rows,
+            "invalid_rows": [int(i) for i in self.invalid_rows.nonzero()[0]],
+            "issues": [[kind, column, count] for (kind, column), count in self.issues.items()],
+            "file_error": self.file_error,
+            "report_path": str(self.report_path) if self.report_path else None,
+            "row_problems": {str(row): problems for row, problems in self.row_problems.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ValidationReport:
+        invalid = np.zeros(data["n_rows"], dtype=bool)
+        invalid[data["invalid_rows"]] = True
+        return cls(
+            file_name=data["file_name"],
+            n_rows=data["n_rows"],
+            invalid_rows=invalid,
+            issues={(kind, column): count for kind, column, count in data["issues"]},
+            file_error=data["file_error"],
+            report_path=Path(data["report_path"]) if data["report_path"] else None,
+            row_problems={int(row): p for row, p in data["row_problems"].items()},
+        )
+
+
+def criticality(report: ValidationReport) -> str:
+    """high: the file is unusable or half its rows are invalid; medium: 10% or more;
+    low: any problem; none: a clean file."""
+    if report.file_error or any(kind == "missing_column" for kind, _ in report.issues):
+        return "high"
+    if report.n_rows == 0 or not report.issues:
+        return "none"
+    share = report.n_invalid_rows / report.n_rows
+    if share >= 0.5:
+        return "high"
+    return "medium" if share >= 0.1 else "low"
+
+
+class UnreadableFile(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def read_raw_file(content: bytes) -> pd.DataFrame:
+    """The file's rows as text; raises UnreadableFile(empty_file | not_csv | header_only)."""
+    if not content.strip():
+        raise UnreadableFile("empty_file")
+    try:
+        text = content.decode("utf-8")
+        if "\x00" in text:
+            raise UnicodeDecodeError("utf-8", content, 0, 1, "NUL byte")
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise UnreadableFile("not_csv") from exc
+    if frame.empty:
+        raise UnreadableFile("header_only")
+    return frame
+
+
+def checked_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame the suite runs on: text columns, their numeric readings, row ids, repeats."""
+    checked = pd.DataFrame({ROW: np.arange(len(frame))})
+    for feature in FEATURES:
+        if feature.name not in frame.columns:
+            continue
+        text = frame[feature.name].astype(object).where(frame[feature.name].notna(), None)
+        checked[feature.name] = text.str.strip() if len(text) else text
+        if isinstance(feature, NumericFeature):
+            checked[value_column(feature.name)] = pd.to_numeric(
+                checked[feature.name], errors="coerce"
+            )
+    present = [c for c in FEATURE_NAMES if c in frame.columns]
+    checked[REPEATS] = frame[present].duplicated(keep="first").to_numpy() if present else False
+    return checked
+
+
+def _expectations():
+    """The suite, from the spec: (expectation, error kind, column reported) triples."""
+    import great_expectations as gx
+
+    ex = gx.expectations
+    for feature in FEATURES:
+        name = feature.name
+        yield ex.ExpectColumnToExist(column=name), "missing_column", name
+        if not feature.nullable:
+            yield ex.ExpectColumnValuesToNotBeNull(column=name), "missing_value", name
+        if isinstance(feature, CategoricalFeature):
+            yield (
+                ex.ExpectColumnValuesToNotMatchRegex(column=name, regex=NUMBER),
+                "wrong_type",
+                name,
+            )
+            yield (
+                ex.ExpectColumnValuesToBeInSet(column=name, value_set=list(feature.categories)),
+                "unknown_category",
+                name,
+            )
+            continue
+        pattern = WHOLE_NUMBER if feature.kind == "int" else NUMBER
+        yield ex.ExpectColumnValuesToMatchRegex(column=name, regex=pattern), "not_a_number", name
+        yield (
+            ex.ExpectColumnValuesToBeBetween(
+                column=value_column(name), min_value=feature.minimum, max_value=feature.maximum
+            ),
+            "out_of_range",
+            name,
+        )
+        if feature.outlier_above is not None:
+            yield (
+                ex.ExpectColumnValuesToBeBetween(
+                    column=value_column(name), max_value=feature.outlier_above
+                ),
+                "extreme_outlier",
+                name,
+            )
+    for rule in CROSS_COLUMN_RULES:
+        greater, smaller = (
+            (rule.right, rule.left) if rule.op in ("<=", "<") else (rule.left, rule.right)
+        )
+        yield (
+            ex.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=value_column(greater),
+                column_B=value_column(smaller),
+                or_equal=rule.op in ("<=", ">="),
+                ignore_row_if="either_value_is_missing",
+                meta={"rule": rule.description},
+            ),
+            "impossible_combination",
+            f"{rule.left},{rule.right}",
+        )
+    yield ex.ExpectColumnValuesToBeInSet(column=REPEATS, value_set=[False]), "duplicate_row", None
+
+
+@lru_cache(maxsize=4)
+def _checkpoint(docs_dir: Path):
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    for site in list(context.variables.data_docs_sites or {}):
+        context.delete_data_docs_site(site)
+    context.add_data_docs_site(
+        site_name="reports",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    batch = (
+        context.data_sources.add_pandas("raw_files")
+        .add_dataframe_asset("applicants")
+        .add_batch_definition_whole_dataframe("whole_file")
+    )
+    suite = gx.ExpectationSuite(name="applicants")
+    for expectation, kind, column in _expectations():
+        expectation.meta = {**(expectation.meta or {}), "error_kind": kind, "reported_as": column}
+        suite.add_expectation(expectation)
+    suite = context.suites.add(suite)
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name="raw_file", data=batch, suite=suite)
+    )
+    return context.checkpoints.add(
+        gx.Checkpoint(
+            name="ingestion",
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=["reports"])],
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]},
+        )
+    )
+
+
+def _docs_page(identifier, docs_dir: Path) -> Path | None:
+    """The Data Docs page the checkpoint wrote for this validation."""
+    page = docs_dir.joinpath("validations", *identifier.to_tuple()).with_suffix(".html")
+    return page if page.is_file() else None
+
+
+def validate(content: bytes, file_name: str, docs_dir: Path) -> ValidationReport:
+    """Validate one file's bytes; never raises for bad data, whatever the file holds."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    try:
+        frame = read_raw_file(content)
+        file_error = None
+    except UnreadableFile as unreadable:
+        frame, file_error = pd.DataFrame(), unreadable.kind
+    checked = checked_frame(frame)
+    run = _checkpoint(docs_dir).run(
+        batch_parameters={"dataframe": checked}, run_id=RunIdentifier(run_name=file_name)
+    )
+    ((identifier, result),) = run.run_results.items()
+    problems: dict[tuple[str, str | None], set[int]] = {}
+    for outcome in result.results:
+        if outcome.success:
+            continue
+        kind = outcome.expectation_config.meta["error_kind"]
+        column = outcome.expectation_config.meta["reported_as"]
+        if kind == "missing_column":
+            problems[(kind, column)] = set(range(len(frame)))
+        rows = outcome.result.get("unexpected_index_list") or []
+        if rows and kind != "missing_column":
+            problems.setdefault((kind, column), set()).update(int(r[ROW]) for r in rows)
+    for weaker, stronger in OUTRANKS.items():
+        for (kind, column), rows in problems.items():
+            if kind == weaker and (stronger, column) in problems:
+                rows -= problems[(stronger, column)]
+    problems = {key: rows for key, rows in problems.items() if rows}
+    invalid = np.zeros(len(frame), dtype=bool)
+    row_problems: dict[int, list[str]] = {}
+    for (kind, column), rows in problems.items():
+        invalid[list(rows)] = True
+        for row in rows:
+            row_problems.setdefault(row, []).append(f"{kind}: {column}" if column else kind)
+    issues = {key: len(rows) for key, rows in problems.items()}
+    if file_error:
+        issues = {(file_error, None): 1}
+    return ValidationReport(
+        file_name=file_name,
+        n_rows=len(frame),
+        invalid_rows=invalid,
+        issues=issues,
+        file_error=file_error,
+        report_path=_docs_page(identifier, docs_dir),
+        row_problems=row_problems,
+    )
+
+
+def summarize(report: ValidationReport) -> Counter:
+    """Problem counts by kind, for alerts and logs."""
+    counts: Counter = Counter()
+    for (kind, _), rows in report.issues.items():
+        counts[kind] += rows
+    return counts
