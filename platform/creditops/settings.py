@@ -57,7 +57,15 @@ class Settings(BaseSettings):
     webapp_port: int = 8501
     dagster_port: int = 3000
     airflow_port: int = 8080
-    orchestrator: Literal["dagster", "airflow", "both"] = "dagster"
+    orchestrator: Literal["dagster", "airflow", "both"] = Field(
+        default="dagster", description="Who runs the schedules; the other is up but paused."
+    )
+    raw_files_on_first_start: int = Field(
+        default=60, description="Files `make run` splits the dataset into when raw-data/ is new."
+    )
+    raw_files_error_share: float = 0.3
+    ingestion_interval_seconds: int = Field(default=60, description="How often to ingest a file.")
+    prediction_interval_seconds: int = Field(default=120, description="How often to predict.")
 
     # Training.
     random_seed: int = 42
@@ -99,6 +107,14 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.data_root / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_root / "dagster"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.data_root / "airflow"
 
     @property
     def claims_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,10 +11,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .db import check_database, embedded_cluster, engine_for, migrate
+from sqlalchemy.engine import make_url
+
+from .db import check_database, describe_url, embedded_cluster, engine_for, migrate
 from .errors import ModelUnavailable
 from .model import ModelArtifact, load_artifact, record_model_version
-from .settings import Settings
+from .settings import PROJECT_ROOT, Settings
 from .training import train_model
 
 
@@ -72,17 +75,52 @@ class Service:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=PROJECT_ROOT,
         )
 
     def stop(self, timeout: float = 15) -> None:
+        """SIGTERM the whole tree (some children start sessions of their own), then SIGKILL."""
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        tree = [self.process.pid, *descendants(self.process.pid)]
+        _signal_all(tree, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(_alive(pid) for pid in tree):
+            self.process.poll()
+            time.sleep(0.2)
+        _signal_all([pid for pid in tree if _alive(pid)], signal.SIGKILL)
+        self.process.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def supervise(services: list[Service], log_dir: Path, on_stop=None) -> int:
@@ -120,10 +158,58 @@ def supervise(services: list[Service], log_dir: Path, on_stop=None) -> int:
     return exit_code
 
 
+def prepare_raw_data(settings: Settings) -> int:
+    """On the very first start, split the dataset into raw files (a share with errors)."""
+    folders = (settings.raw_data_dir, settings.good_data_dir, settings.bad_data_dir)
+    if any(any(folder.iterdir()) for folder in folders if folder.is_dir()):
+        return 0
+    from .splitting import split_dataset
+
+    files = split_dataset(
+        settings.dataset,
+        settings.raw_data_dir,
+        settings.raw_files_on_first_start,
+        settings.random_seed,
+        settings.raw_files_error_share,
+    )
+    return len(files)
+
+
+def _database(url: str, name: str, driver: str) -> str:
+    """The URL of another database on the same server."""
+    parsed = make_url(url).set(database=name, drivername=f"postgresql+{driver}")
+    return parsed.render_as_string(hide_password=False)
+
+
+DAGSTER_YAML = """\
+# Written by `creditops run`; the URL comes from the environment.
+storage:
+  postgres:
+    postgres_url:
+      env: CREDITOPS_DAGSTER_STORAGE_URL
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 2
+telemetry:
+  enabled: false
+"""
+
+
 def platform_services(settings: Settings, url: str) -> list[Service]:
     """The long-running services of the local stack, in start order."""
     env = {"CREDITOPS_DATABASE_URL": url, "CREDITOPS_DATA_ROOT": str(settings.data_root)}
+    bin_dir = Path(sys.executable).parent
     python = sys.executable
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    passwords = settings.airflow_home / "passwords.json"
+    if not passwords.exists():
+        passwords.write_text('{"admin": "admin"}')
+    airflow_paused = settings.orchestrator == "dagster"
+    airflow_url = f"http://127.0.0.1:{settings.airflow_port}"
     return [
         Service(
             "api",
@@ -141,6 +227,61 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
             url=f"{settings.model_service_url}/docs",
             env=env,
         ),
+        Service(
+            "reports",
+            [
+                python,
+                "-m",
+                "http.server",
+                str(settings.reports_port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(settings.reports_dir),
+            ],
+            url=f"{settings.reports_base_url}/data-docs/index.html",
+        ),
+        Service(
+            "dagster",
+            [
+                str(bin_dir / "dagster"),
+                "dev",
+                "-w",
+                str(PROJECT_ROOT / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(settings.dagster_port),
+            ],
+            url=f"http://127.0.0.1:{settings.dagster_port}",
+            env={
+                **env,
+                "DAGSTER_HOME": str(settings.dagster_home),
+                "CREDITOPS_DAGSTER_STORAGE_URL": _database(url, "dagster", "psycopg2"),
+            },
+        ),
+        Service(
+            "airflow",
+            [str(bin_dir / "airflow"), "standalone"],
+            url=f"{airflow_url} (admin / admin)",
+            env={
+                **env,
+                "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+                "AIRFLOW_HOME": str(settings.airflow_home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "airflow_dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(airflow_paused),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _database(url, "airflow", "psycopg"),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": _database(
+                    url, "airflow", "psycopg_async"
+                ),
+                "AIRFLOW__API__PORT": str(settings.airflow_port),
+                "AIRFLOW__API__BASE_URL": airflow_url,
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            },
+        ),
     ]
 
 
@@ -148,8 +289,10 @@ def run_platform(settings: Settings) -> int:
     """What `make run` does: everything up, URLs printed, Ctrl-C stops it all."""
     prepare_data_folders(settings)
     url = bring_up_database(settings)
-    from .db import describe_url
-
+    if not settings.database_url:
+        cluster = embedded_cluster(settings)
+        for name in ("dagster", "airflow"):
+            cluster.create_database(name)
     print(f"PostgreSQL      {describe_url(url)}", flush=True)
     artifact, trained = ensure_model(settings, url)
     roc_auc = artifact.metadata["metrics"]["roc_auc"]
@@ -158,10 +301,17 @@ def run_platform(settings: Settings) -> int:
         f"ROC AUC {roc_auc:.3f})",
         flush=True,
     )
+    split = prepare_raw_data(settings)
+    if split:
+        print(f"raw-data        {split} files split from the dataset into {settings.raw_data_dir}")
     services = platform_services(settings, url)
     for service in services:
         print(f"{service.name:<15} {service.url}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
+    print(
+        f"schedules run on: {settings.orchestrator} (CREDITOPS_ORCHESTRATOR); logs in "
+        f"{settings.data_root / 'logs'}. Press Ctrl-C to stop.",
+        flush=True,
+    )
     cluster = None if settings.database_url else embedded_cluster(settings)
     return supervise(
         services, settings.data_root / "logs", on_stop=cluster.stop if cluster else None

@@ -31,6 +31,10 @@ def start_platform(data_root, api_port: int) -> subprocess.Popen:
         "CREDITOPS_DATASET_PATH": str(DATASET),
         "CREDITOPS_API_PORT": str(api_port),
         "CREDITOPS_PG_PORT": "0",
+        "CREDITOPS_REPORTS_PORT": str(free_port()),
+        "CREDITOPS_DAGSTER_PORT": str(free_port()),
+        "CREDITOPS_AIRFLOW_PORT": str(free_port()),
+        "CREDITOPS_RAW_FILES_ON_FIRST_START": "4",
     }
     env.pop("CREDITOPS_DATABASE_URL", None)
     return subprocess.Popen(
@@ -79,8 +83,10 @@ def test_run_brings_up_database_and_model_then_stops_everything_and_resumes():
         output = stop(first)
         assert first.returncode == 0, output
         assert "trained now" in output and f"http://127.0.0.1:{port}/docs" in output
+        assert "dagster" in output and "airflow" in output and "4 files split" in output
         assert processes_mentioning(str(data_root)) == []
         assert processes_mentioning(f"--port {port}") == []
+        assert processes_mentioning("dagster code-server") == []
         assert EmbeddedPostgres(data_root / "postgres").running_port() is None
 
         second = start_platform(data_root, port)

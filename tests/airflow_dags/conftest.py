@@ -1,0 +1,35 @@
+"""An Airflow home for the tests: its own metadata database, our DAG folder, no examples."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from creditops.settings import PROJECT_ROOT
+
+AIRFLOW = Path(sys.executable).parent / "airflow"
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "airflow_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "PATH": f"{AIRFLOW.parent}:{os.environ['PATH']}",
+    }
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    return env
+
+
+def airflow(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AIRFLOW, *args], env={**env, **extra}, capture_output=True, text=True, timeout=300
+    )

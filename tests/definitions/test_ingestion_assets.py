@@ -1,0 +1,98 @@
+"""The Dagster definitions: they load, the job materialises in-process, the sensor decides."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+    instance_for_test,
+)
+from sqlalchemy import select
+
+from creditops.db import data_quality_issues, ingestion_runs
+from creditops.settings import get_settings
+from creditops.splitting import split_dataset
+
+from ..conftest import DATASET
+
+
+@pytest.fixture
+def platform_env(monkeypatch, tmp_path, database_url, engine):
+    """Settings come from the environment, as in a Dagster run process."""
+    monkeypatch.setenv("CREDITOPS_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
+def test_the_definitions_load():
+    from creditops.definitions import defs
+
+    job = defs.resolve_job_def("ingestion_job")
+    assert {node.name for node in job.graph.node_defs} == {
+        "raw_file",
+        "validation_report",
+        "ingestion_statistics",
+        "data_quality_alert",
+        "split_files",
+    }
+
+
+def test_the_job_materialises_every_asset_and_runs_the_checks(platform_env, engine, instance):
+    from creditops.definitions import defs
+
+    split_dataset(DATASET, platform_env.raw_data_dir, 1, error_share=1.0, seed=9)
+    result = defs.resolve_job_def("ingestion_job").execute_in_process(instance=instance)
+    assert result.success
+    materialised = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert materialised == {
+        "raw_file",
+        "validation_report",
+        "ingestion_statistics",
+        "data_quality_alert",
+        "split_files",
+    }
+    checks = {e.check_name for e in result.get_asset_check_evaluations()}
+    assert checks == {"file_is_readable", "most_rows_are_valid"}
+    with engine.connect() as conn:
+        run = conn.execute(select(ingestion_runs)).mappings().one()
+        assert conn.execute(select(data_quality_issues)).all()
+    assert run["orchestrator"] == "dagster" and run["criticality"] != "none"
+
+
+def test_with_nothing_to_ingest_the_job_does_nothing(platform_env, instance):
+    from creditops.definitions import defs
+
+    result = defs.resolve_job_def("ingestion_job").execute_in_process(instance=instance)
+    assert result.success and result.get_asset_materialization_events() == []
+
+
+def test_the_sensor_skips_an_empty_folder_and_requests_a_run_otherwise(platform_env, instance):
+    from creditops.definitions.ingestion import raw_data_sensor
+
+    skipped = raw_data_sensor(build_sensor_context(instance=instance))
+    assert isinstance(skipped, SkipReason) and "empty" in skipped.skip_message
+    split_dataset(DATASET, platform_env.raw_data_dir, 2)
+    assert isinstance(raw_data_sensor(build_sensor_context(instance=instance)), RunRequest)
+
+
+def test_the_sensor_waits_for_the_previous_run(platform_env, instance: DagsterInstance):
+    from creditops.definitions import defs
+    from creditops.definitions.ingestion import raw_data_sensor
+
+    split_dataset(DATASET, platform_env.raw_data_dir, 2)
+    job = defs.resolve_job_def("ingestion_job")
+    instance.create_run_for_job(job, status=DagsterRunStatus.STARTED)
+    skipped = raw_data_sensor(build_sensor_context(instance=instance))
+    assert isinstance(skipped, SkipReason) and "not finished" in skipped.skip_message
