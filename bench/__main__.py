@@ -7,10 +7,10 @@ import platform
 import sys
 import time
 
-from . import api
+from . import api, ingestion
 from .harness import environment
 
-SUITES = {"api": api.run}
+SUITES = {"api": api.run, "ingestion": ingestion.run}
 
 
 def main(names: list[str]) -> None:
