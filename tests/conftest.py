@@ -141,3 +141,29 @@ def static_server():
     yield serve
     for server in servers:
         server.shutdown()
+
+
+@pytest.fixture
+def model_service(settings: Settings, recorded_model) -> Iterator[str]:
+    """The model service on a real port (uvicorn in a thread), on the test database."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from api.main import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -104,6 +104,12 @@ predictions = Table(
         text("predicted_at DESC"),
         text("id DESC"),
     ),
+    # The prediction job asks whether a file's rows are stored already.
+    Index(
+        "ix_predictions_source_file",
+        "source_file",
+        postgresql_where=text("source_file IS NOT NULL"),
+    ),
 )
 
 ingestion_runs = Table(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from . import scheduled
 from .alerts import alert_card, deliver, keep
 from .db import database_url, engine_for, reporting_outages
 from .ingestion import (
@@ -104,3 +105,35 @@ def ingest_one_file(settings: Settings, orchestrator: str = "cli") -> dict | Non
     alert = send_alerts(settings, claimed, report)
     files = split_and_save_data(settings, claimed, report)
     return {"run_id": run_id, "alert": alert, **files, "report": report}
+
+
+def check_for_new_data(settings: Settings, claimed_by: str) -> list[dict]:
+    """`check_for_new_data`: claim the good files no run has taken; [] when none."""
+    engine = engine_for(database_url(settings))
+    with reporting_outages(database_url(settings)):
+        scheduled.release_stale_claims(engine, timedelta(minutes=settings.claim_timeout_minutes))
+        fresh = scheduled.new_files(engine, settings.good_data_dir)
+        return [f.to_dict() for f in scheduled.claim(engine, fresh, claimed_by)]
+
+
+def make_predictions(settings: Settings, files: list[dict]) -> dict[str, int]:
+    """`make_predictions`: each claimed file's rows to the model service, exactly once."""
+    url = database_url(settings)
+    with reporting_outages(url):
+        return scheduled.predict_files(
+            engine_for(url),
+            settings.good_data_dir,
+            [scheduled.GoodFile(**f) for f in files],
+            settings.model_service_url,
+            settings.api_key.get_secret_value() if settings.api_key else None,
+            settings.max_batch_rows,
+        )
+
+
+def claim_and_predict(settings: Settings, files: list[dict], claimed_by: str) -> dict:
+    """Dagster's run: claim the files its sensor saw (another run may have won some), predict."""
+    url = database_url(settings)
+    with reporting_outages(url):
+        won = scheduled.claim(engine_for(url), [scheduled.GoodFile(**f) for f in files], claimed_by)
+    predicted = make_predictions(settings, [f.to_dict() for f in won])
+    return {"predicted": predicted, "taken by another run": len(files) - len(won)}

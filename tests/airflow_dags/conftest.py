@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,3 +34,30 @@ def airflow(env: dict[str, str], *args: str, **extra: str) -> subprocess.Complet
     return subprocess.run(
         [AIRFLOW, *args], env={**env, **extra}, capture_output=True, text=True, timeout=300
     )
+
+
+SHAPE = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag()
+print(json.dumps({
+    "errors": {k: str(v) for k, v in bag.import_errors.items()},
+    "dags": {
+        dag_id: {
+            "schedule": str(dag.schedule),
+            "catchup": dag.catchup,
+            "max_active_runs": dag.max_active_runs,
+            "tasks": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
+        }
+        for dag_id, dag in bag.dags.items()
+    },
+}))
+"""
+
+
+@pytest.fixture(scope="session")
+def dag_shapes(airflow_env) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", SHAPE], env=airflow_env, capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])

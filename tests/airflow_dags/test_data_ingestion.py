@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import select
 
@@ -14,32 +10,6 @@ from creditops.splitting import split_dataset
 
 from ..conftest import DATASET
 from .conftest import airflow
-
-SHAPE = """
-import json
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag()
-print(json.dumps({
-    "errors": {k: str(v) for k, v in bag.import_errors.items()},
-    "dags": {
-        dag_id: {
-            "schedule": str(dag.schedule),
-            "catchup": dag.catchup,
-            "max_active_runs": dag.max_active_runs,
-            "tasks": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
-        }
-        for dag_id, dag in bag.dags.items()
-    },
-}))
-"""
-
-
-@pytest.fixture(scope="module")
-def dag_shapes(airflow_env) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", SHAPE], env=airflow_env, capture_output=True, text=True, check=True
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_the_dag_files_import_cleanly(dag_shapes):

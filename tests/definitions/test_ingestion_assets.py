@@ -96,3 +96,38 @@ def test_the_sensor_waits_for_the_previous_run(platform_env, instance: DagsterIn
     instance.create_run_for_job(job, status=DagsterRunStatus.STARTED)
     skipped = raw_data_sensor(build_sensor_context(instance=instance))
     assert isinstance(skipped, SkipReason) and "not finished" in skipped.skip_message
+
+
+def test_the_prediction_sensor_skips_with_a_reason_when_nothing_is_new(platform_env, instance):
+    from creditops.definitions.predictions import good_data_sensor
+
+    skipped = good_data_sensor(build_sensor_context(instance=instance))
+    assert isinstance(skipped, SkipReason) and "no new files" in skipped.skip_message
+
+
+def test_the_prediction_job_predicts_the_new_files_once(
+    platform_env, instance, engine, monkeypatch, model_service
+):
+    import pandas as pd
+    from sqlalchemy import func
+
+    from creditops.db import predictions
+    from creditops.definitions import defs
+    from creditops.definitions.predictions import good_data_sensor
+
+    monkeypatch.setenv("CREDITOPS_API_URL", model_service)
+    get_settings.cache_clear()
+    platform_env.good_data_dir.mkdir(parents=True)
+    pd.read_csv(DATASET).drop(columns="Status").head(30).to_csv(
+        platform_env.good_data_dir / "g.csv", index=False
+    )
+    request = good_data_sensor(build_sensor_context(instance=instance))
+    assert isinstance(request, RunRequest) and request.run_key
+    again = good_data_sensor(build_sensor_context(instance=instance))
+    assert again.run_key == request.run_key  # a retried tick asks for the same run
+    job = defs.resolve_job_def("prediction_job")
+    result = job.execute_in_process(run_config=request.run_config, instance=instance)
+    assert result.success
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == 30
+    assert isinstance(good_data_sensor(build_sensor_context(instance=instance)), SkipReason)

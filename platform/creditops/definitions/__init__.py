@@ -3,9 +3,10 @@
 from dagster import Definitions
 
 from .ingestion import ingestion_assets, ingestion_job, raw_data_sensor
+from .predictions import good_data_sensor, prediction_job, scheduled_predictions
 
 defs = Definitions(
-    assets=ingestion_assets,
-    jobs=[ingestion_job],
-    sensors=[raw_data_sensor],
+    assets=[*ingestion_assets, scheduled_predictions],
+    jobs=[ingestion_job, prediction_job],
+    sensors=[raw_data_sensor, good_data_sensor],
 )
