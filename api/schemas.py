@@ -120,3 +120,10 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     detail: str
     errors: list[ErrorDetail] = []
+
+
+class SummaryBucket(BaseModel):
+    bucket: datetime
+    prediction: Literal[CLASSES]  # type: ignore[valid-type]
+    count: int
+    mean_probability_bad: float

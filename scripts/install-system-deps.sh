@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the machine packages the platform and its tests run: the PostgreSQL
-# server (for the embedded cluster). Does nothing when they are already there.
+# server (for the embedded cluster) and Chromium (for the browser test; Playwright
+# cannot download its own browser here). Does nothing when they are there.
 set -euo pipefail
 
 have_postgres_server() {
@@ -9,6 +10,7 @@ have_postgres_server() {
 
 missing=()
 have_postgres_server || missing+=(postgresql)
+[ -n "${CREDITOPS_SKIP_BROWSER:-}" ] || command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.exc import SQLAlchemyError
 
-from creditops.predictions import PredictionRequest, past_predictions
+from creditops.predictions import PredictionRequest, past_predictions, prediction_summary
 
 from ..deps import ReadyStateDep, require_api_key
 from ..schemas import (
@@ -18,6 +18,7 @@ from ..schemas import (
     PastPredictionsPage,
     PredictRequest,
     PredictResponse,
+    SummaryBucket,
 )
 
 router = APIRouter(tags=["predictions"])
@@ -107,3 +108,28 @@ def get_past_predictions(
     except SQLAlchemyError as exc:
         raise HTTPException(503, "database unavailable") from exc
     return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get(
+    "/past-predictions/summary",
+    response_model=list[SummaryBucket],
+    responses={422: ERRORS[422], 503: ERRORS[503]},
+    summary="Predictions per time bucket and class, for charts",
+)
+def get_prediction_summary(
+    state: ReadyStateDep,
+    start: Annotated[IsoDatetime | None, Query(description="Default: 24 h before end.")] = None,
+    end: Annotated[IsoDatetime | None, Query(description="Default: now.")] = None,
+    source: Literal["webapp", "scheduled", "all"] = "all",
+    bucket: Literal["minute", "hour", "day"] = "hour",
+) -> list[dict]:
+    end = _as_utc(end) if end else datetime.now(UTC)
+    start = _as_utc(start) if start else end - timedelta(days=1)
+    if start > end:
+        raise HTTPException(422, "start must not be after end")
+    try:
+        return prediction_summary(
+            state.engine, start, end, None if source == "all" else source, bucket
+        )
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, "database unavailable") from exc

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.engine import Engine
 from threadpoolctl import threadpool_limits
 
@@ -234,3 +234,26 @@ def past_predictions(
         return page, None
     last = rows[limit - 1]
     return page, encode_cursor(last["predicted_at"], last["id"])
+
+
+def prediction_summary(
+    engine: Engine, start: datetime, end: datetime, source: str | None, bucket: str
+) -> list[dict[str, Any]]:
+    """Predictions per time bucket and class in [start, end), with the mean probability of bad."""
+    bucket_start = func.date_trunc(bucket, predictions.c.predicted_at).label("bucket")
+    conditions = [predictions.c.predicted_at >= start, predictions.c.predicted_at < end]
+    if source is not None:
+        conditions.append(predictions.c.source == source)
+    query = (
+        select(
+            bucket_start,
+            predictions.c.prediction,
+            func.count().label("count"),
+            func.avg(predictions.c.probability_bad).label("mean_probability_bad"),
+        )
+        .where(and_(*conditions))
+        .group_by(bucket_start, predictions.c.prediction)
+        .order_by(bucket_start)
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]

@@ -73,3 +73,70 @@ def applicant_frame_schema() -> pa.DataFrameSchema:
         strict="filter",
         name="applicants",
     )
+
+
+class UploadProblem(ValueError):
+    """An uploaded CSV that cannot be scored; `problems` say where, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def applicants_from_upload(content: bytes, max_rows: int) -> list[dict]:
+    """The applicants of an uploaded CSV, checked against the spec; else UploadProblem.
+
+    Lines are counted as a spreadsheet shows them (the header is line 1).
+    """
+    import io
+
+    import pandas as pd
+
+    if not content.strip():
+        raise UploadProblem(["the file is empty"])
+    try:
+        frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, na_values=[""])
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise UploadProblem([f"not a readable CSV file ({exc.__class__.__name__})"]) from exc
+    missing = [f.name for f in FEATURES if f.name not in frame.columns]
+    if missing:
+        raise UploadProblem([f"missing column(s): {', '.join(missing)}"])
+    if frame.empty:
+        raise UploadProblem(["the file has a header but no rows"])
+    if len(frame) > max_rows:
+        raise UploadProblem([f"{len(frame)} rows; at most {max_rows} per upload"])
+    frame = frame[[f.name for f in FEATURES]]
+    try:
+        typed = applicant_frame_schema().validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        raise UploadProblem(_describe_failures(exc.failure_cases)) from exc
+    typed = typed.astype(object).where(typed.notna(), None)
+    for feature in FEATURES:
+        if isinstance(feature, NumericFeature) and feature.kind == "int":
+            typed[feature.name] = [None if v is None else int(v) for v in typed[feature.name]]
+    return typed.to_dict("records")
+
+
+def _describe_failures(failures, limit: int = 20) -> list[str]:
+    """One line per bad cell (or broken cross-column rule), in file order."""
+    rules = {rule.name: f"{rule.left}, {rule.right}" for rule in CROSS_COLUMN_RULES}
+    problems: dict[tuple[int, str], str] = {}
+    for case in failures.itertuples():
+        if case.index is None or case.index != case.index:
+            continue  # a check that could not run on a column already reported
+        row, check = int(case.index), str(case.check)
+        if check in rules:
+            column, what = rules[check], f"breaks {check}"
+        else:
+            column = str(case.column)
+            value = "empty" if case.failure_case != case.failure_case else repr(case.failure_case)
+            reason = (
+                "is not a number"
+                if check.startswith(("coerce_dtype", "dtype"))
+                else (f"fails {check}")
+            )
+            what = f"{value} {reason}"
+        problems.setdefault((row, column), f"line {row + 2}, column {column}: {what}")
+    lines = [problems[key] for key in sorted(problems)]
+    more = len(lines) - limit
+    return lines[:limit] + ([f"... and {more} more"] if more > 0 else [])

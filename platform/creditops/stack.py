@@ -228,6 +228,28 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
             env=env,
         ),
         Service(
+            "webapp",
+            [
+                python,
+                "-m",
+                "streamlit",
+                "run",
+                str(PROJECT_ROOT / "webapp" / "app.py"),
+                "--server.port",
+                str(settings.webapp_port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.maxUploadSize",
+                "50",
+            ],
+            url=f"http://127.0.0.1:{settings.webapp_port}",
+            env={**env, "CREDITOPS_API_URL": settings.model_service_url},
+        ),
+        Service(
             "reports",
             [
                 python,

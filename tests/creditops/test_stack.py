@@ -32,6 +32,7 @@ def start_platform(data_root, api_port: int) -> subprocess.Popen:
         "CREDITOPS_API_PORT": str(api_port),
         "CREDITOPS_PG_PORT": "0",
         "CREDITOPS_REPORTS_PORT": str(free_port()),
+        "CREDITOPS_WEBAPP_PORT": str(free_port()),
         "CREDITOPS_DAGSTER_PORT": str(free_port()),
         "CREDITOPS_AIRFLOW_PORT": str(free_port()),
         "CREDITOPS_RAW_FILES_ON_FIRST_START": "4",

@@ -1,0 +1,1 @@
+"""The Streamlit webapp: talks to the model service over HTTP only."""
