@@ -4,6 +4,8 @@ Each task is one call into `creditops.pipeline` (imported inside the task, so
 parsing this file stays fast); Dagster runs the same functions as assets.
 """
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
@@ -17,6 +19,9 @@ ORCHESTRATOR = "airflow"
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # One retry: a task killed by Airflow itself (e.g. while it starts up) is redone;
+    # claims make a redo safe.
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=20)},
     tags=["creditops"],
     doc_md=__doc__,
 )

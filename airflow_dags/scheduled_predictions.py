@@ -5,6 +5,8 @@ of the run is skipped (the run itself ends `success`; Airflow 3.3 has no
 skipped run state). Each task is one call into `creditops.pipeline`.
 """
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
@@ -16,6 +18,9 @@ from airflow.sdk.exceptions import AirflowSkipException
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # One retry: a task killed by Airflow itself (e.g. while it starts up) is redone;
+    # claims make a redo safe.
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=20)},
     tags=["creditops"],
     doc_md=__doc__,
 )
