@@ -15,7 +15,7 @@ from creditops.settings import Settings, get_settings
 from .deps import ServingState
 from .limits import BodySizeLimitMiddleware
 from .observability import MetricsMiddleware
-from .routes import predictions, service
+from .routes import monitoring, predictions, service
 
 
 def _describe_error(error: dict) -> dict:
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.serving = state
     app.include_router(predictions.router)
     app.include_router(service.router)
+    app.include_router(monitoring.router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)

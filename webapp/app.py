@@ -9,6 +9,7 @@ navigation = st.navigation(
             "views/predict.py", title="Predict", icon=":material/online_prediction:", default=True
         ),
         st.Page("views/past_predictions.py", title="Past predictions", icon=":material/history:"),
+        st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
         st.Page("views/model.py", title="Model", icon=":material/monitoring:"),
     ]
 )

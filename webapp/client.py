@@ -78,3 +78,9 @@ class ModelService:
 
     def models(self) -> list[dict]:
         return self._call("GET", "/models")
+
+    def dashboards(self) -> list[dict]:
+        return self._call("GET", "/monitoring/dashboards")
+
+    def panel(self, key: str, minutes: int) -> list[dict]:
+        return self._call("GET", f"/monitoring/panels/{key}", params={"minutes": minutes})

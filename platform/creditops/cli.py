@@ -99,6 +99,47 @@ def _errors(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def _simulate(args: argparse.Namespace, settings: Settings) -> None:
+    import time
+
+    import httpx
+
+    from .simulation import simulated_applicants
+
+    headers = {"X-API-Key": settings.api_key.get_secret_value()} if settings.api_key else {}
+    for batch in range(args.batches):
+        applicants = simulated_applicants(settings.dataset, args.mode, args.rows, args.seed + batch)
+        body = {
+            "source": "scheduled",
+            "source_file": f"simulated-{args.mode}",
+            "applicants": applicants,
+        }
+        try:
+            response = httpx.post(
+                f"{settings.model_service_url}/predict", json=body, headers=headers, timeout=60
+            )
+        except httpx.HTTPError as exc:
+            raise CreditopsError(
+                f"the model service at {settings.model_service_url} is not reachable: {exc}"
+            ) from exc
+        if not response.is_success:
+            raise CreditopsError(f"the model service refused the batch: {response.text[:300]}")
+        bad = sum(p["prediction"] == "bad" for p in response.json()["predictions"])
+        print(
+            f"batch {batch + 1}/{args.batches}: {len(applicants)} {args.mode} applicants, "
+            f"{bad} predicted bad"
+        )
+        if batch + 1 < args.batches:
+            time.sleep(args.pause)
+
+
+def _grafana(args: argparse.Namespace, settings: Settings) -> None:
+    from .grafana import write_provisioning
+
+    for path in write_provisioning(args.output):
+        print(f"wrote {path}")
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> None:
     from .stack import run_platform
 
@@ -142,6 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     errors.add_argument("--seed", type=int, default=42)
     errors.add_argument("--dataset", type=Path)
     errors.set_defaults(handler=_errors)
+
+    simulate = commands.add_parser(
+        "simulate", help="send batches of applicants to the model service (source scheduled)"
+    )
+    simulate.add_argument("mode", choices=["normal", "noisy", "drifted"])
+    simulate.add_argument("--batches", type=int, default=5)
+    simulate.add_argument("--rows", type=int, default=200)
+    simulate.add_argument("--pause", type=float, default=2.0, help="seconds between batches")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.set_defaults(handler=_simulate)
+
+    grafana = commands.add_parser(
+        "grafana", help="write Grafana's provisioning (dashboards, alerts) from the panel specs"
+    )
+    grafana.add_argument("--output", type=Path, default=Path("grafana"))
+    grafana.set_defaults(handler=_grafana)
 
     run = commands.add_parser("run", help="start the whole platform locally (Ctrl-C stops it)")
     run.set_defaults(handler=_run)

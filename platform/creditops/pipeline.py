@@ -137,3 +137,18 @@ def claim_and_predict(settings: Settings, files: list[dict], claimed_by: str) ->
         won = scheduled.claim(engine_for(url), [scheduled.GoodFile(**f) for f in files], claimed_by)
     predicted = make_predictions(settings, [f.to_dict() for f in won])
     return {"predicted": predicted, "taken by another run": len(files) - len(won)}
+
+
+def detect_drift_step(settings: Settings) -> list[dict]:
+    """Drift of the last window of serving data against the served model's baseline."""
+    from .drift import record_drift
+    from .model import load_artifact
+
+    url = database_url(settings)
+    with reporting_outages(url):
+        return record_drift(
+            engine_for(url),
+            load_artifact(settings.models_dir),
+            timedelta(minutes=settings.drift_window_minutes),
+            settings.drift_min_samples,
+        )

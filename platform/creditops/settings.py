@@ -64,6 +64,8 @@ class Settings(BaseSettings):
         default=60, description="Files `make run` splits the dataset into when raw-data/ is new."
     )
     raw_files_error_share: float = 0.3
+    drift_window_minutes: int = Field(default=30, description="Serving data compared for drift.")
+    drift_min_samples: int = Field(default=100, description="Fewer values give no drift verdict.")
     ingestion_interval_seconds: int = Field(default=60, description="How often to ingest a file.")
     prediction_interval_seconds: int = Field(default=120, description="How often to predict.")
 

@@ -131,3 +131,31 @@ def test_the_prediction_job_predicts_the_new_files_once(
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == 30
     assert isinstance(good_data_sensor(build_sensor_context(instance=instance)), SkipReason)
+
+
+def test_the_drift_job_records_drift_of_stored_predictions(
+    platform_env, instance, engine, trained_model, monkeypatch
+):
+    import pandas as pd
+
+    from creditops.db import drift_metrics
+    from creditops.definitions import defs
+    from creditops.model import record_model_version
+    from creditops.predictions import PredictionRequest, score_and_store
+    from creditops.training import train_model
+
+    artifact = train_model(DATASET, platform_env.models_dir, 42, 0.2)
+    record_model_version(engine, artifact, platform_env.models_dir)
+    frame = pd.read_csv(DATASET).drop(columns="Status").head(300)
+    rows = frame.assign(Age=(frame["Age"] + 25).clip(upper=100))
+    rows = rows.astype(object).where(rows.notna(), None).to_dict("records")
+    score_and_store(engine, artifact, [PredictionRequest(rows, "scheduled", "s.csv")])
+    result = defs.resolve_job_def("drift_job").execute_in_process(instance=instance)
+    assert result.success
+    with engine.connect() as conn:
+        flagged = (
+            conn.execute(select(drift_metrics.c.feature).where(drift_metrics.c.drifted))
+            .scalars()
+            .all()
+        )
+    assert flagged == ["Age"]

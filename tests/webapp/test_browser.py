@@ -115,3 +115,9 @@ def test_predict_by_form_and_upload_then_find_them_in_past_predictions(
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("26")  # predictions made
     expect(page.locator("[data-testid=stVegaLiteChart] svg.marks").first).to_be_visible()
     page.screenshot(path=str(shots / "past_predictions.png"), full_page=True)
+
+    page.get_by_role("link", name="Monitoring").click()
+    expect(page.get_by_text("Drift and prediction issues")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Share predicted bad, %")).to_be_visible()
+    expect(page.locator("[data-testid=stVegaLiteChart] svg.marks").first).to_be_visible()
+    page.screenshot(path=str(shots / "monitoring.png"), full_page=True)

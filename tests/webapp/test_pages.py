@@ -141,3 +141,16 @@ def test_the_model_page_shows_the_served_version(service_at, model_service, reco
     app = page("model.py")
     assert recorded_model.version in app.subheader[0].value
     assert float(app.metric[0].value) >= 0.8
+
+
+def test_the_monitoring_page_draws_every_panel(service_at, model_service, engine):
+    service_at(model_service)
+    app = page("predict.py")
+    app.button[0].click()
+    app.run()
+    monitoring = page("monitoring.py")
+    assert [h.value for h in monitoring.header] == [
+        "Ingested data quality",
+        "Drift and prediction issues",
+    ]
+    assert not monitoring.error

@@ -1,0 +1,59 @@
+"""Read-only monitoring: the dashboards' panels, run with the same SQL Grafana runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy.exc import SQLAlchemyError
+
+from creditops.monitoring import DASHBOARDS, PANELS, run_panel
+
+from ..deps import ReadyStateDep
+
+router = APIRouter(prefix="/monitoring", tags=["monitoring"])
+
+
+@router.get("/dashboards")
+def dashboards() -> list[dict]:
+    """The two dashboards and their panels (no data), with each panel's thresholds."""
+    return [
+        {
+            "uid": d.uid,
+            "title": d.title,
+            "description": d.description,
+            "panels": [
+                {
+                    "key": p.key,
+                    "title": p.title,
+                    "description": p.description,
+                    "kind": p.kind,
+                    "unit": p.unit,
+                    "thresholds": p.threshold.steps(),
+                }
+                for p in d.panels
+            ],
+        }
+        for d in DASHBOARDS
+    ]
+
+
+@router.get("/panels/{key}", responses={404: {"description": "No such panel."}})
+def panel_rows(
+    key: str,
+    state: ReadyStateDep,
+    minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 30,
+) -> list[dict]:
+    """The panel's rows over the last `minutes`."""
+    panel = PANELS.get(key)
+    if panel is None:
+        raise HTTPException(404, f"no panel {key!r}; see /monitoring/dashboards")
+    end = datetime.now(UTC)
+    try:
+        rows = run_panel(state.engine, panel, end - timedelta(minutes=minutes), end)
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, "database unavailable") from exc
+    return [
+        {k: (float(v) if hasattr(v, "is_finite") else v) for k, v in row.items()} for row in rows
+    ]

@@ -1,0 +1,279 @@
+"""The monitoring panels and alert rules: each query's one home.
+
+Grafana's dashboards and alert rules are generated from these (`creditops
+grafana`), and the model service runs the same SQL for the webapp's
+monitoring page, expanding Grafana's `$__timeFilter` macro itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from .drift import PSI_DRIFT
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Colour from `value` up: steps ascend; the first is green from minus infinity."""
+
+    orange: float
+    red: float
+    reverse: bool = False  # True: low values are bad (red below `red`, orange below `orange`)
+
+    def steps(self) -> list[dict]:
+        if self.reverse:
+            return [
+                {"color": "red", "value": None},
+                {"color": "orange", "value": self.red},
+                {"color": "green", "value": self.orange},
+            ]
+        return [
+            {"color": "green", "value": None},
+            {"color": "orange", "value": self.orange},
+            {"color": "red", "value": self.red},
+        ]
+
+    def colour(self, value: float | None) -> str:
+        if value is None:
+            return "grey"
+        colour = "green" if not self.reverse else "red"
+        for step in self.steps()[1:]:
+            if value >= step["value"]:
+                colour = step["color"]
+        return colour
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str
+    title: str
+    description: str
+    kind: Literal["timeseries", "stat", "table", "bargauge"]
+    sql: str
+    threshold: Threshold
+    unit: str = "none"
+    format: Literal["time_series", "table"] = "table"
+    value_column: str = "value"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    description: str
+    panels: tuple[Panel, ...]
+    tags: tuple[str, ...] = field(default=("creditops",))
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    uid: str
+    title: str
+    summary: str
+    sql: str  # one row, one column `value`
+    above: float  # fires when value > above
+    dashboard_uid: str
+
+
+DATA_QUALITY = Dashboard(
+    "creditops-data-quality",
+    "Ingested data quality",
+    "For data operations: what the ingestion job found in the files it read.",
+    (
+        Panel(
+            "invalid_share",
+            "Invalid rows, % per minute",
+            "Share of the ingested rows that failed validation.",
+            "timeseries",
+            """SELECT date_trunc('minute', ingested_at) AS time,
+       100.0 * sum(n_invalid_rows) / nullif(sum(n_rows), 0) AS value
+FROM ingestion_runs
+WHERE $__timeFilter(ingested_at)
+GROUP BY 1
+ORDER BY 1""",
+            Threshold(10, 50),
+            unit="percent",
+            format="time_series",
+        ),
+        Panel(
+            "problems_by_kind",
+            "Problems per error kind",
+            "Rows with each kind of problem in the files ingested in the period.",
+            "bargauge",
+            """SELECT i.error_type AS metric, sum(i.n_rows) AS value
+FROM data_quality_issues i
+JOIN ingestion_runs r ON r.id = i.ingestion_run_id
+WHERE $__timeFilter(r.ingested_at)
+GROUP BY 1
+ORDER BY 2 DESC""",
+            Threshold(1, 50),
+        ),
+        Panel(
+            "files_by_criticality",
+            "Files per criticality",
+            "How many ingested files were clean, or low / medium / high criticality.",
+            "bargauge",
+            """SELECT criticality AS metric, count(*) AS value
+FROM ingestion_runs
+WHERE $__timeFilter(ingested_at)
+GROUP BY 1
+ORDER BY array_position(ARRAY['none', 'low', 'medium', 'high'], criticality)""",
+            Threshold(1, 3),
+        ),
+        Panel(
+            "unreadable_files",
+            "Unusable files",
+            "Files that were empty, not CSV, header only or missing a column.",
+            "stat",
+            """SELECT count(*) AS value
+FROM ingestion_runs
+WHERE $__timeFilter(ingested_at) AND criticality = 'high'
+  AND (file_error IS NOT NULL OR n_valid_rows = 0)""",
+            Threshold(1, 3),
+        ),
+        Panel(
+            "ingestion_runs",
+            "Latest ingestion runs",
+            "The files read, by whom, and what was found.",
+            "table",
+            """SELECT ingested_at AS time, file_name, orchestrator, n_rows, n_invalid_rows,
+       criticality, 100.0 * n_invalid_rows / nullif(n_rows, 0) AS value
+FROM ingestion_runs
+WHERE $__timeFilter(ingested_at)
+ORDER BY ingested_at DESC
+LIMIT 50""",
+            Threshold(10, 50),
+            unit="percent",
+        ),
+    ),
+)
+
+MODEL_HEALTH = Dashboard(
+    "creditops-model-health",
+    "Drift and prediction issues",
+    "For ML engineers: serving data against the training baseline, and what the model predicts.",
+    (
+        Panel(
+            "feature_drift",
+            "Drift per feature (PSI, latest)",
+            "Population stability index of each feature's recent serving values against "
+            "the training data; 0.1 is a shift worth watching, 0.2 a significant one.",
+            "bargauge",
+            """SELECT DISTINCT ON (feature) feature AS metric, psi AS value
+FROM drift_metrics
+WHERE $__timeFilter(computed_at)
+ORDER BY feature, computed_at DESC""",
+            Threshold(0.1, PSI_DRIFT),
+        ),
+        Panel(
+            "predicted_classes",
+            "Predicted classes",
+            "How many applicants were predicted good and bad in the period.",
+            "bargauge",
+            """SELECT prediction AS metric, count(*) AS value
+FROM predictions
+WHERE $__timeFilter(predicted_at)
+GROUP BY 1
+ORDER BY 1 DESC""",
+            Threshold(1_000_000, 10_000_000),
+        ),
+        Panel(
+            "share_bad",
+            "Share predicted bad, %",
+            "The training data has 28% bad loans; far from it, the model or the data moved.",
+            "stat",
+            """SELECT 100.0 * avg((prediction = 'bad')::int) AS value
+FROM predictions
+WHERE $__timeFilter(predicted_at)""",
+            Threshold(45, 70),
+            unit="percent",
+        ),
+        Panel(
+            "mean_probability",
+            "Mean probability of bad, per minute",
+            "Average predicted probability that a loan ends bad.",
+            "timeseries",
+            """SELECT date_trunc('minute', predicted_at) AS time, avg(probability_bad) AS value
+FROM predictions
+WHERE $__timeFilter(predicted_at)
+GROUP BY 1
+ORDER BY 1""",
+            Threshold(0.4, 0.6),
+            format="time_series",
+        ),
+        Panel(
+            "volume_by_source",
+            "Predictions per minute by source",
+            "Scheduled predictions should arrive every two minutes.",
+            "timeseries",
+            """SELECT date_trunc('minute', predicted_at) AS time, source AS metric,
+       count(*) AS value
+FROM predictions
+WHERE $__timeFilter(predicted_at)
+GROUP BY 1, 2
+ORDER BY 1""",
+            Threshold(1_000_000, 10_000_000),
+            format="time_series",
+        ),
+    ),
+)
+
+DASHBOARDS = (DATA_QUALITY, MODEL_HEALTH)
+PANELS: dict[str, Panel] = {p.key: p for d in DASHBOARDS for p in d.panels}
+
+ALERT_RULES = (
+    AlertRule(
+        "creditops-all-rows-invalid",
+        "All ingested rows invalid",
+        "Every row ingested in the last 10 minutes failed validation.",
+        """SELECT CASE WHEN sum(n_rows) > 0
+            THEN 100.0 * sum(n_invalid_rows) / sum(n_rows) ELSE 0 END AS value
+FROM ingestion_runs
+WHERE ingested_at > now() - interval '10 minutes'""",
+        99.9,
+        DATA_QUALITY.uid,
+    ),
+    AlertRule(
+        "creditops-feature-drift",
+        "A feature drifted",
+        "At least one feature drifted from the training data in the last 15 minutes.",
+        """SELECT count(DISTINCT feature) AS value
+FROM drift_metrics
+WHERE drifted AND computed_at > now() - interval '15 minutes'""",
+        0,
+        MODEL_HEALTH.uid,
+    ),
+    AlertRule(
+        "creditops-one-class-only",
+        "The model predicts one class only",
+        "Of at least 50 predictions in the last 30 minutes, 99% or more are one class.",
+        """SELECT CASE WHEN sum(n) >= 50 THEN 100.0 * max(n) / sum(n) ELSE 0 END AS value
+FROM (SELECT prediction, count(*) AS n
+      FROM predictions
+      WHERE predicted_at > now() - interval '30 minutes'
+      GROUP BY prediction) AS classes""",
+        99,
+        MODEL_HEALTH.uid,
+    ),
+)
+
+_TIME_FILTER = re.compile(r"\$__timeFilter\(([^)]+)\)")
+
+
+def expand_macros(sql: str) -> tuple[str, list[str]]:
+    """Grafana's `$__timeFilter(col)` as `col BETWEEN :start AND :end`; the parameters used."""
+    expanded = _TIME_FILTER.sub(r"\1 BETWEEN :start AND :end", sql)
+    return expanded, ["start", "end"] if expanded != sql else []
+
+
+def run_panel(engine: Engine, panel: Panel, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The panel's rows for [start, end], as Grafana would get them."""
+    sql, _ = expand_macros(panel.sql)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(sql), {"start": start, "end": end}).mappings()]

@@ -1,0 +1,106 @@
+"""Monitoring: the Grafana dashboards' panels, from the same queries, with the same thresholds."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from webapp.client import ModelService, ServiceProblem
+
+COLOURS = {"green": "#12b76a", "orange": "#f79009", "red": "#f04438", "grey": "#98a2b3"}
+
+st.title("Monitoring")
+service = ModelService()
+minutes = st.select_slider(
+    "Period",
+    options=[10, 30, 60, 180, 720, 1440],
+    value=30,
+    format_func=lambda m: f"last {m} min" if m < 60 else f"last {m // 60} h",
+)
+if st.button("Refresh"):
+    st.rerun()
+
+
+def colour(steps: list[dict], value) -> str:
+    if value is None:
+        return COLOURS["grey"]
+    chosen = steps[0]["color"]
+    for step in steps[1:]:
+        if value >= step["value"]:
+            chosen = step["color"]
+    return COLOURS[chosen]
+
+
+def draw(panel: dict, rows: list[dict]) -> None:
+    st.markdown(f"**{panel['title']}**", help=panel["description"])
+    if not rows:
+        st.caption("no data yet")
+        return
+    frame = pd.DataFrame(rows)
+    steps = panel["thresholds"]
+    if panel["kind"] == "stat":
+        value = frame["value"].iloc[0]
+        shown = (
+            "no data"
+            if value is None
+            else f"{value:.1f}" + ("%" if panel["unit"] == "percent" else "")
+        )
+        st.markdown(
+            f"<div style='background:{colour(steps, value)};color:white;padding:1.2rem;"
+            f"border-radius:6px;font-size:2rem;text-align:center'>{shown}</div>",
+            unsafe_allow_html=True,
+        )
+    elif panel["kind"] == "bargauge":
+        frame["colour"] = [colour(steps, v) for v in frame["value"]]
+        chart = (
+            alt.Chart(frame)
+            .mark_bar()
+            .encode(
+                x=alt.X("value:Q", title=None),
+                y=alt.Y("metric:N", title=None, sort=None),
+                color=alt.Color("colour:N", scale=None),
+                tooltip=["metric", "value"],
+            )
+        )
+        st.altair_chart(chart.properties(height=180), width="stretch")
+    elif panel["kind"] == "timeseries":
+        frame["time"] = pd.to_datetime(frame["time"])
+        series = "metric:N" if "metric" in frame else alt.value("#2e90fa")
+        line = (
+            alt.Chart(frame)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("time:T", title=None),
+                y=alt.Y("value:Q", title=None),
+                color=series,
+                tooltip=list(frame.columns),
+            )
+        )
+        bands = [s for s in steps if s["value"] is not None]
+        rules = (
+            alt.Chart(pd.DataFrame(bands))
+            .mark_rule(strokeDash=[4, 4])
+            .encode(y="value:Q", color=alt.Color("color:N", scale=None))
+            if bands and "metric" not in frame
+            else None
+        )
+        chart = line + rules if rules is not None else line
+        st.altair_chart(chart.properties(height=180), width="stretch")
+    else:
+        frame["status"] = [colour(steps, v) for v in frame["value"]]
+        st.dataframe(
+            frame.style.apply(lambda c: [f"background-color: {v}" for v in c], subset=["status"]),
+            hide_index=True,
+        )
+
+
+try:
+    dashboards = service.dashboards()
+    for dashboard in dashboards:
+        st.header(dashboard["title"])
+        st.caption(dashboard["description"])
+        columns = st.columns(2)
+        for i, panel in enumerate(dashboard["panels"]):
+            with columns[i % 2] if panel["kind"] != "table" else st.container():
+                draw(panel, service.panel(panel["key"], minutes))
+except ServiceProblem as problem:
+    st.error(str(problem))
