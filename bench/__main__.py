@@ -7,10 +7,10 @@ import platform
 import sys
 import time
 
-from . import api, ingestion
+from . import api, ingestion, monitoring
 from .harness import environment
 
-SUITES = {"api": api.run, "ingestion": ingestion.run}
+SUITES = {"api": api.run, "ingestion": ingestion.run, "monitoring": monitoring.run}
 
 
 def main(names: list[str]) -> None:
