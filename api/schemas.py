@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from creditops.features import CLASSES
+from creditops.features import CLASSES, EXAMPLE_APPLICANT
 from creditops.schemas import Applicant
 
 Source = Literal["webapp", "scheduled"]
@@ -34,23 +34,7 @@ class PredictRequest(BaseModel):
             "examples": [
                 {
                     "source": "webapp",
-                    "applicants": [
-                        {
-                            "Seniority": 9,
-                            "Home": "rent",
-                            "Time": 60,
-                            "Age": 30,
-                            "Marital": "married",
-                            "Records": "no",
-                            "Job": "freelance",
-                            "Expenses": 73,
-                            "Income": 129.0,
-                            "Assets": 0.0,
-                            "Debt": 0.0,
-                            "Amount": 800,
-                            "Price": 846,
-                        }
-                    ],
+                    "applicants": [EXAMPLE_APPLICANT],
                 }
             ]
         },

@@ -114,6 +114,13 @@ CROSS_COLUMN_RULES: tuple[CrossColumnRule, ...] = (
     ),
 )
 
+# The dataset's first applicant: the API's documented example and the tests' valid row.
+EXAMPLE_APPLICANT: dict = {
+    "Seniority": 9, "Home": "rent", "Time": 60, "Age": 30, "Marital": "married",
+    "Records": "no", "Job": "freelance", "Expenses": 73, "Income": 129.0,
+    "Assets": 0.0, "Debt": 0.0, "Amount": 800, "Price": 846,
+}  # fmt: skip
+
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 NUMERIC_FEATURES: tuple[NumericFeature, ...] = tuple(
     f for f in FEATURES if isinstance(f, NumericFeature)

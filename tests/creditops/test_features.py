@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from creditops.features import (
     CATEGORICAL_FEATURES,
+    EXAMPLE_APPLICANT,
     FEATURE_NAMES,
     FEATURES,
     NUMERIC_FEATURES,
@@ -16,21 +17,7 @@ from creditops.schemas import Applicant, applicant_frame_schema
 
 from ..conftest import DATASET
 
-VALID = {
-    "Seniority": 9,
-    "Home": "rent",
-    "Time": 60,
-    "Age": 30,
-    "Marital": "married",
-    "Records": "no",
-    "Job": "freelance",
-    "Expenses": 73,
-    "Income": 129.0,
-    "Assets": 0.0,
-    "Debt": 0.0,
-    "Amount": 800,
-    "Price": 846,
-}
+VALID = EXAMPLE_APPLICANT
 
 
 def test_the_dataset_has_the_target_and_exactly_the_declared_features():
