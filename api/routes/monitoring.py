@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from creditops.monitoring import DASHBOARDS, PANELS, run_panel
 
 from ..deps import ReadyStateDep
+from ..schemas import ErrorResponse
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
@@ -39,7 +40,14 @@ def dashboards() -> list[dict]:
     ]
 
 
-@router.get("/panels/{key}", responses={404: {"description": "No such panel."}})
+@router.get(
+    "/panels/{key}",
+    responses={
+        404: {"model": ErrorResponse, "description": "No such panel."},
+        422: {"model": ErrorResponse, "description": "A parameter is invalid; it is named."},
+        503: {"model": ErrorResponse, "description": "Database or model unavailable."},
+    },
+)
 def panel_rows(
     key: str,
     state: ReadyStateDep,

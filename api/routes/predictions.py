@@ -36,6 +36,18 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+def time_window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """[start, end) in UTC; default the 24 hours before end (or now); 422 if reversed."""
+    end = _as_utc(end) if end else datetime.now(UTC)
+    if start is None:
+        earliest = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+        start = end - timedelta(days=1) if end >= earliest else datetime.min.replace(tzinfo=UTC)
+    start = _as_utc(start)
+    if start > end:
+        raise HTTPException(422, "start must not be after end")
+    return start, end
+
+
 @router.post(
     "/predict",
     response_model=PredictResponse,
@@ -97,10 +109,7 @@ def get_past_predictions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict:
-    end = _as_utc(end) if end else datetime.now(UTC)
-    start = _as_utc(start) if start else end - timedelta(days=1)
-    if start > end:
-        raise HTTPException(422, "start must not be after end")
+    start, end = time_window(start, end)
     try:
         items, next_cursor = past_predictions(
             state.engine, start, end, None if source == "all" else source, limit, cursor
@@ -123,10 +132,7 @@ def get_prediction_summary(
     source: Literal["webapp", "scheduled", "all"] = "all",
     bucket: Literal["minute", "hour", "day"] = "hour",
 ) -> list[dict]:
-    end = _as_utc(end) if end else datetime.now(UTC)
-    start = _as_utc(start) if start else end - timedelta(days=1)
-    if start > end:
-        raise HTTPException(422, "start must not be after end")
+    start, end = time_window(start, end)
     try:
         return prediction_summary(
             state.engine, start, end, None if source == "all" else source, bucket

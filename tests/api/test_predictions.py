@@ -219,6 +219,11 @@ def test_bad_past_prediction_queries_are_refused(client, params, field):
     assert field in {e["field"] for e in response.json()["errors"]}
 
 
+def test_a_window_at_the_beginning_of_time_is_not_an_error(client):
+    response = client.get("/past-predictions", params={"end": "0001-01-01T00:00:00Z"})
+    assert response.status_code == 200 and response.json()["items"] == []
+
+
 def test_start_after_end_is_refused(client):
     params = {"start": "2026-01-02T00:00:00", "end": "2026-01-01T00:00:00"}
     response = client.get("/past-predictions", params=params)
