@@ -109,8 +109,9 @@ def ingest_one_file(settings: Settings, orchestrator: str = "cli") -> dict | Non
 
 def check_for_new_data(settings: Settings, claimed_by: str) -> list[dict]:
     """`check_for_new_data`: claim the good files no run has taken; [] when none."""
-    engine = engine_for(database_url(settings))
-    with reporting_outages(database_url(settings)):
+    url = database_url(settings)
+    engine = engine_for(url)
+    with reporting_outages(url):
         scheduled.release_stale_claims(engine, timedelta(minutes=settings.claim_timeout_minutes))
         fresh = scheduled.new_files(engine, settings.good_data_dir)
         return [f.to_dict() for f in scheduled.claim(engine, fresh, claimed_by)]
