@@ -197,6 +197,27 @@ telemetry:
 """
 
 
+def webapp_command(port: int) -> list[str]:
+    """The Streamlit server of the webapp on 127.0.0.1:`port` (also used by the browser test)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "webapp" / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.maxUploadSize",
+        "50",
+    ]
+
+
 def platform_services(settings: Settings, url: str) -> list[Service]:
     """The long-running services of the local stack, in start order."""
     env = {"CREDITOPS_DATABASE_URL": url, "CREDITOPS_DATA_ROOT": str(settings.data_root)}
@@ -229,23 +250,7 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
         ),
         Service(
             "webapp",
-            [
-                python,
-                "-m",
-                "streamlit",
-                "run",
-                str(PROJECT_ROOT / "webapp" / "app.py"),
-                "--server.port",
-                str(settings.webapp_port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.maxUploadSize",
-                "50",
-            ],
+            webapp_command(settings.webapp_port),
             url=f"http://127.0.0.1:{settings.webapp_port}",
             env={**env, "CREDITOPS_API_URL": settings.model_service_url},
         ),

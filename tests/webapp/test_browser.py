@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from creditops.settings import PROJECT_ROOT
+from creditops.stack import webapp_command
 
 from ..conftest import DATASET
 
@@ -31,21 +30,7 @@ def webapp(model_service, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(PROJECT_ROOT / "webapp" / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        webapp_command(port),
         env={**os.environ, "CREDITOPS_API_URL": model_service},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
