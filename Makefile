@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 UV_RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install system-deps run test lint bench requirements
+.PHONY: install system-deps test-system-deps run test bench requirements
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -18,10 +18,13 @@ install: $(UV)
 system-deps:
 	scripts/install-system-deps.sh
 
+test-system-deps:
+	scripts/install-system-deps.sh --browser
+
 run: install system-deps
 	$(UV_RUN) creditops run
 
-test: install system-deps
+test: install test-system-deps
 	$(UV_RUN) ruff check .
 	$(UV_RUN) ruff format --check .
 	$(UV_RUN) pytest

@@ -1,7 +1,8 @@
 """Airflow DAG `data_ingestion`: every minute, one raw file through the platform's steps.
 
 Each task is one call into `creditops.pipeline` (imported inside the task, so
-parsing this file stays fast); Dagster runs the same functions as assets.
+parsing this file stays fast); Dagster runs the same functions as assets. The
+interval is the setting CREDITOPS_INGESTION_INTERVAL_SECONDS.
 """
 
 from datetime import timedelta
@@ -10,12 +11,14 @@ import pendulum
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from creditops.settings import get_settings
+
 ORCHESTRATOR = "airflow"
 
 
 @dag(
     dag_id="data_ingestion",
-    schedule="* * * * *",
+    schedule=timedelta(seconds=get_settings().ingestion_interval_seconds),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

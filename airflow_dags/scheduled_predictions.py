@@ -2,7 +2,8 @@
 
 With nothing new, `check_for_new_data` raises AirflowSkipException: every task
 of the run is skipped (the run itself ends `success`; Airflow 3.3 has no
-skipped run state). Each task is one call into `creditops.pipeline`.
+skipped run state). Each task is one call into `creditops.pipeline`. The
+interval is the setting CREDITOPS_PREDICTION_INTERVAL_SECONDS.
 """
 
 from datetime import timedelta
@@ -11,10 +12,12 @@ import pendulum
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from creditops.settings import get_settings
+
 
 @dag(
     dag_id="scheduled_predictions",
-    schedule="*/2 * * * *",
+    schedule=timedelta(seconds=get_settings().prediction_interval_seconds),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

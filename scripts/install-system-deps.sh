@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the machine packages the platform and its tests run: the PostgreSQL
-# server (for the embedded cluster) and Chromium (for the browser test; Playwright
-# cannot download its own browser here). Does nothing when they are there.
+# Installs the machine packages the platform needs: the PostgreSQL server (for the
+# embedded cluster), and with --browser Chromium too (for the browser test;
+# Playwright cannot download its own browser here). Does nothing when they are there.
 set -euo pipefail
 
 have_postgres_server() {
@@ -10,7 +10,9 @@ have_postgres_server() {
 
 missing=()
 have_postgres_server || missing+=(postgresql)
-[ -n "${CREDITOPS_SKIP_BROWSER:-}" ] || command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${1:-}" = "--browser" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

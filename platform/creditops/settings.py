@@ -66,8 +66,15 @@ class Settings(BaseSettings):
     raw_files_error_share: float = 0.3
     drift_window_minutes: int = Field(default=30, description="Serving data compared for drift.")
     drift_min_samples: int = Field(default=100, description="Fewer values give no drift verdict.")
-    ingestion_interval_seconds: int = Field(default=60, description="How often to ingest a file.")
-    prediction_interval_seconds: int = Field(default=120, description="How often to predict.")
+    ingestion_interval_seconds: int = Field(
+        default=60, ge=1, description="How often to ingest a file."
+    )
+    prediction_interval_seconds: int = Field(
+        default=120, ge=1, description="How often to predict new good files."
+    )
+    drift_interval_minutes: int = Field(
+        default=5, ge=1, le=30, description="How often to compute drift (a divisor of 60)."
+    )
 
     # Training.
     random_seed: int = 42

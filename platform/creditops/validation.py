@@ -200,6 +200,9 @@ def _expectations():
     yield ex.ExpectColumnValuesToBeInSet(column=REPEATS, value_set=[False]), "duplicate_row", None
 
 
+INDEX_LIMIT = 200  # validations listed on the Data Docs index page, newest first
+
+
 @lru_cache(maxsize=4)
 def _checkpoint(docs_dir: Path):
     import great_expectations as gx
@@ -209,6 +212,20 @@ def _checkpoint(docs_dir: Path):
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # Each run is a new process, and building the site deletes every page whose
+    # validation result the context does not know: so results are kept on disk,
+    # beside the pages, not in memory.
+    context.add_store(
+        "validation_results_on_disk",
+        {
+            "class_name": "ValidationResultsStore",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir.with_name("validation-results")),
+            },
+        },
+    )
+    context.variables.validation_results_store_name = "validation_results_on_disk"
     for site in list(context.variables.data_docs_sites or {}):
         context.delete_data_docs_site(site)
     context.add_data_docs_site(
@@ -219,7 +236,10 @@ def _checkpoint(docs_dir: Path):
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(docs_dir),
             },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "validation_results_limit": INDEX_LIMIT,
+            },
         },
     )
     batch = (

@@ -16,9 +16,9 @@ def test_the_dag_files_import_cleanly(dag_shapes):
     assert dag_shapes["errors"] == {}
 
 
-def test_ingestion_runs_every_minute_without_catch_up_one_at_a_time(dag_shapes):
+def test_ingestion_runs_at_the_configured_interval_without_catch_up_one_at_a_time(dag_shapes):
     dag = dag_shapes["dags"]["data_ingestion"]
-    assert dag["schedule"] == "* * * * *"
+    assert dag["schedule"] == "0:00:45"  # CREDITOPS_INGESTION_INTERVAL_SECONDS
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from creditops import validation
 from creditops.alerts import AlertNotDelivered
 from creditops.data_errors import FILE_KINDS, FRAME_KINDS, inject
 from creditops.db import data_quality_issues, ingestion_runs
@@ -136,6 +137,20 @@ def test_the_alert_has_criticality_summary_and_a_link_that_opens(ingest_settings
     (action,) = card["actions"]
     page = httpx.get(action["url"])
     assert page.status_code == 200 and "Expectation" in page.text
+
+
+def test_an_earlier_report_still_opens_after_later_runs(ingest_settings, teams, clean):
+    """Each orchestrator run is a new process with a new GX context (cache cleared here)."""
+    for name in ("20260101T000000Z-1of2.csv", "20260101T000000Z-2of2.csv"):
+        raw_file(ingest_settings, inject(clean, ["missing_value"], seed=3), name)
+        validation._checkpoint.cache_clear()
+        ingest_one_file(ingest_settings)
+    links = [m["attachments"][0]["content"]["actions"][0]["url"] for m in teams.received]
+    assert len(links) == 2
+    for link in links:
+        assert httpx.get(link).status_code == 200
+    index = httpx.get(f"{ingest_settings.reports_base_url}/data-docs/index.html").text
+    assert "1of2.csv" in index and "2of2.csv" in index
 
 
 def test_nothing_to_ingest_is_none(ingest_settings):

@@ -87,13 +87,14 @@ def test_the_sensor_skips_an_empty_folder_and_requests_a_run_otherwise(platform_
     assert isinstance(raw_data_sensor(build_sensor_context(instance=instance)), RunRequest)
 
 
-def test_the_sensor_waits_for_the_previous_run(platform_env, instance: DagsterInstance):
+@pytest.mark.parametrize("status", [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
+def test_the_sensor_waits_for_the_previous_run(platform_env, instance: DagsterInstance, status):
     from creditops.definitions import defs
     from creditops.definitions.ingestion import raw_data_sensor
 
     split_dataset(DATASET, platform_env.raw_data_dir, 2)
     job = defs.resolve_job_def("ingestion_job")
-    instance.create_run_for_job(job, status=DagsterRunStatus.STARTED)
+    instance.create_run_for_job(job, status=status)
     skipped = raw_data_sensor(build_sensor_context(instance=instance))
     assert isinstance(skipped, SkipReason) and "not finished" in skipped.skip_message
 

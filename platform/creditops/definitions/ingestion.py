@@ -104,7 +104,14 @@ ingestion_job = define_asset_job(
     description="Ingest one random raw file: validate, record, alert, split.",
 )
 
-ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTED]
+# Every state before a run ends; STARTING lasts while its process spawns (seconds).
+ACTIVE = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
 
 
 def _runs_by_default() -> DefaultSensorStatus:

@@ -1,4 +1,4 @@
-"""Drift of serving data against the training baseline, every five minutes."""
+"""Drift of serving data against the training baseline, every `drift_interval_minutes`."""
 
 from dagster import (
     AssetSelection,
@@ -34,7 +34,7 @@ def feature_drift() -> MaterializeResult:
 drift_job = define_asset_job("drift_job", selection=AssetSelection.assets(feature_drift))
 drift_schedule = ScheduleDefinition(
     job=drift_job,
-    cron_schedule="*/5 * * * *",
+    cron_schedule=f"*/{get_settings().drift_interval_minutes} * * * *",
     default_status=(
         DefaultScheduleStatus.RUNNING
         if get_settings().orchestrator in ("dagster", "both")

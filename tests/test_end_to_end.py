@@ -1,0 +1,256 @@
+"""The whole local stack, as `make run` starts it (`creditops run`), end to end.
+
+From an empty data root with the schedules sped up by configuration and both
+orchestrators on: every service answers; the ingestion jobs take every raw
+file once (statistics, alerts to a Teams stand-in, good and bad rows apart),
+the prediction jobs predict every good file exactly once, drift is computed;
+Ctrl-C leaves no process behind; a second start resumes on the same data and
+redoes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.pool import NullPool
+
+from creditops.db import drift_metrics, ingestion_runs, prediction_files, predictions
+from creditops.embedded_postgres import EmbeddedPostgres
+from creditops.features import FEATURE_NAMES
+from creditops.settings import Settings
+
+from .conftest import DATASET, server_reachable_dir
+
+RAW_FILES = 5
+SERVICES = ("api", "webapp", "reports", "dagster", "airflow")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def platform_env(data_root: Path, teams_url: str) -> dict[str, str]:
+    ours = {key for key in os.environ if key.startswith("CREDITOPS_")} | {"DATABASE_URL"}
+    return {key: value for key, value in os.environ.items() if key not in ours} | {
+        "CREDITOPS_DATA_ROOT": str(data_root),
+        "CREDITOPS_DATASET_PATH": str(DATASET),
+        "CREDITOPS_PG_PORT": "0",
+        **{f"CREDITOPS_{name.upper()}_PORT": str(free_port()) for name in SERVICES},
+        "CREDITOPS_RAW_FILES_ON_FIRST_START": str(RAW_FILES),
+        "CREDITOPS_INGESTION_INTERVAL_SECONDS": "2",
+        "CREDITOPS_PREDICTION_INTERVAL_SECONDS": "5",
+        "CREDITOPS_DRIFT_INTERVAL_MINUTES": "1",
+        "CREDITOPS_TEAMS_WEBHOOK_URL": teams_url,
+        # Both orchestrators drive the same folders at once (`make run` unpauses
+        # Dagster only): every file must still be processed exactly once.
+        "CREDITOPS_ORCHESTRATOR": "both",
+    }
+
+
+def start(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "creditops.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen) -> str:
+    """Ctrl-C, as a person would; the output of the whole run."""
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    return output
+
+
+def wait_for(what: str, check: Callable[[], object], process: subprocess.Popen, timeout: float):
+    """Poll `check` until it returns something true; fail with `what` if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"creditops run exited while waiting for {what}:\n{process.stdout.read()}")
+        try:
+            if result := check():
+                return result
+        except (httpx.HTTPError, OSError):
+            pass
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def health_urls(env: dict[str, str]) -> dict[str, str]:
+    port = {name: env[f"CREDITOPS_{name.upper()}_PORT"] for name in SERVICES}
+    return {
+        "api": f"http://127.0.0.1:{port['api']}/health",
+        "webapp": f"http://127.0.0.1:{port['webapp']}/_stcore/health",
+        "reports": f"http://127.0.0.1:{port['reports']}/",
+        "dagster": f"http://127.0.0.1:{port['dagster']}/server_info",
+        "airflow": f"http://127.0.0.1:{port['airflow']}/api/v2/monitor/health",
+    }
+
+
+def all_answer(urls: dict[str, str]) -> bool:
+    return all(httpx.get(url, timeout=3).status_code == 200 for url in urls.values())
+
+
+def rows_of(path: Path) -> int:
+    return len(pd.read_csv(path)) if path.exists() else 0
+
+
+def processes_left(data_root: Path) -> list[str]:
+    """Processes started for this data root: each inherits CREDITOPS_DATA_ROOT."""
+    mark = f"CREDITOPS_DATA_ROOT={data_root}".encode()
+    left = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if mark in environ.read_bytes().split(b"\0"):
+                left.append((environ.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # ended meanwhile
+            continue
+    return left
+
+
+def database(settings: Settings):
+    """The stack's own database; no pooled connection outlives a stop."""
+    return create_engine(EmbeddedPostgres(settings.postgres_dir).url(), poolclass=NullPool)
+
+
+def all_pages(api: str, source: str) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        params = {"source": source, "limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{api}/past-predictions", params=params, timeout=10).json()
+        items += page["items"]
+        if not (cursor := page["next_cursor"]):
+            return items
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(teams):
+    data_root = server_reachable_dir("creditops-e2e-") / "data"
+    env = platform_env(data_root, teams.url)
+    settings = Settings(data_root=data_root)
+    api = f"http://127.0.0.1:{env['CREDITOPS_API_PORT']}"
+    urls = health_urls(env)
+    process = start(env)
+    try:
+        wait_for("every service to answer", lambda: all_answer(urls), process, 240)
+        assert len(processes_left(data_root)) > len(SERVICES)  # what the stop must end
+        engine = database(settings)
+
+        # Ingestion: every raw file once (the last step removes its claim), and an
+        # alert for each file with problems.
+        def ingested() -> list:
+            with engine.connect() as conn:
+                runs = conn.execute(select(ingestion_runs)).mappings().all()
+            claims_left = settings.claims_dir.is_dir() and any(settings.claims_dir.iterdir())
+            alerts = sum(run["criticality"] != "none" for run in runs)
+            finished = len(runs) == RAW_FILES and not claims_left
+            return finished and len(teams.received) == alerts and runs
+
+        runs = wait_for(f"{RAW_FILES} files ingested", ingested, process, 420)
+        assert not any(settings.raw_data_dir.iterdir())
+        assert {run["orchestrator"] for run in runs} <= {"dagster", "airflow"}
+        for run in runs:
+            good = settings.good_data_dir / run["file_name"]
+            bad = settings.bad_data_dir / run["file_name"]
+            assert rows_of(good) == run["n_valid_rows"]
+            if run["file_error"] is None:
+                assert rows_of(bad) == run["n_invalid_rows"]  # no row lost or doubled
+            else:
+                assert bad.exists()  # the unreadable file is kept whole
+        problem_files = {run["file_name"] for run in runs if run["criticality"] != "none"}
+        assert problem_files, "the first start's raw files include some with errors"
+        assert len(problem_files) < RAW_FILES
+
+        # Alerts: kept on disk and received by "Teams", each naming its file and
+        # linking to its Data Docs page, which the reports server serves.
+        kept = {path.name for path in settings.alerts_dir.glob("*.json")}
+        assert kept == {f"{name}.json" for name in problem_files}
+        alerted = []
+        for message in teams.received:
+            card = message["attachments"][0]["content"]
+            alerted.append(card["body"][0]["text"].rsplit(": ", 1)[1])
+            (action,) = card["actions"]
+            assert httpx.get(action["url"], timeout=5).status_code == 200
+        assert sorted(alerted) == sorted(problem_files)
+        statistics = httpx.get(
+            f"{api}/monitoring/panels/ingestion_runs", params={"minutes": 60}, timeout=10
+        ).json()
+        assert sorted(row["file_name"] for row in statistics) == sorted(
+            run["file_name"] for run in runs
+        )
+
+        # Predictions: every good file's rows exactly once, seen through the API.
+        good_files = {run["file_name"]: run["n_valid_rows"] for run in runs if run["n_valid_rows"]}
+
+        def all_predicted() -> bool:
+            with engine.connect() as conn:
+                done = conn.execute(
+                    select(func.count()).where(prediction_files.c.status == "predicted")
+                ).scalar_one()
+            return done == len(good_files)
+
+        wait_for("every good file predicted", all_predicted, process, 240)
+        with engine.connect() as conn:
+            ledger = conn.execute(select(prediction_files)).mappings().all()
+        assert {row["file_name"]: row["n_rows"] for row in ledger} == good_files
+        scheduled = all_pages(api, "scheduled")
+        per_file = pd.Series([item["source_file"] for item in scheduled]).value_counts()
+        assert per_file.to_dict() == good_files
+
+        # Drift: computed by the drift schedule over those predictions.
+        def drift_computed() -> int:
+            with engine.connect() as conn:
+                return conn.execute(
+                    select(func.count()).where(drift_metrics.c.n_current >= 100)
+                ).scalar_one()
+
+        wait_for("drift computed", drift_computed, process, 150)
+        panel = httpx.get(f"{api}/monitoring/panels/feature_drift", timeout=10).json()
+        assert {row["metric"] for row in panel} == set(FEATURE_NAMES)
+
+        output = stop(process)
+        assert f"{RAW_FILES} files split" in output and "trained now" in output
+        for service in SERVICES:
+            assert f"\n{service} " in output  # each URL printed
+        assert processes_left(data_root) == []
+        assert EmbeddedPostgres(settings.postgres_dir).running_port() is None
+
+        # A second start resumes: same model and data, nothing split, ingested or
+        # predicted again.
+        process = start(env)
+        wait_for("every service to answer again", lambda: all_answer(urls), process, 240)
+        time.sleep(15)  # several sensor intervals
+        engine = database(settings)
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(ingestion_runs)).scalar_one() == (
+                RAW_FILES
+            )
+            assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == sum(
+                good_files.values()
+            )
+        output = stop(process)
+        assert "existing" in output and "files split" not in output
+        assert processes_left(data_root) == []
+    finally:
+        if process.poll() is None:  # a failed check: still stop it the clean way
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=120)
+        EmbeddedPostgres(settings.postgres_dir).stop()
