@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,7 +14,7 @@ from creditops.data_errors import inject
 from creditops.settings import Settings
 from creditops.splitting import write_atomically
 
-from .harness import DATASET, Environment
+from .harness import DATASET, Environment, median_ms, timed
 
 ROWS = 10_000
 
@@ -60,4 +62,27 @@ def run(env: Environment) -> list[tuple[str, str]]:
     results += [(f"  {name}", f"{seconds * 1000:.0f} ms") for name, seconds in steps]
     results.append((f"{ROWS:,} rows: validate + statistics + split (goal < 3 s)", f"{total:.2f} s"))
     print(f"(invalid rows found: {len(report['invalid_rows'])})", file=sys.stderr)
+    small = corruption.frame.head(500).to_csv(index=False).encode()
+    for earlier in (0, 1_440, 10_080):
+        if earlier:
+            add_history(settings.docs_dir, earlier)
+        times = timed(lambda: validate(small, "bench-500.csv", settings.docs_dir), 3)
+        results.append(
+            (
+                f"validate 500 rows, {earlier:,} earlier validations on disk",
+                f"{median_ms(times):.0f} ms",
+            )
+        )
     return results
+
+
+def add_history(docs_dir: Path, total: int) -> None:
+    """Add earlier validation pages up to `total`, as links to one real page under other
+    file names: a day of one file a minute is 1,440, a week 10,080."""
+    validations = docs_dir / "validations" / "applicants"
+    page = next(validations.glob("bench-500.csv/*/*.html"))
+    existing = sum(1 for _ in validations.glob("history-*"))
+    for n in range(existing, total):
+        folder = validations / f"history-{n:05d}.csv" / page.parent.name
+        folder.mkdir(parents=True)
+        os.link(page, folder / page.name)

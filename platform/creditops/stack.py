@@ -57,21 +57,27 @@ def prepare_data_folders(settings: Settings) -> None:
         folder.mkdir(parents=True, exist_ok=True)
 
 
+MARK_VARIABLE = "CREDITOPS_SERVICE"
+
+
 @dataclass
 class Service:
-    """A long-running child process in its own process group, so stopping it stops its children."""
+    """A long-running child process and everything it starts, found by a mark in their
+    environment: some children start sessions of their own, some outlive their parent."""
 
     name: str
     command: list[str]
     url: str
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    mark: str = ""
 
     def start(self, log_dir: Path) -> None:
+        self.mark = f"{self.name}-{os.getpid()}-{time.time_ns()}"
         log = (log_dir / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(
             self.command,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, MARK_VARIABLE: self.mark},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -79,33 +85,32 @@ class Service:
         )
 
     def stop(self, timeout: float = 15) -> None:
-        """SIGTERM the whole tree (some children start sessions of their own), then SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM every marked process, also those started meanwhile; SIGKILL after `timeout`."""
+        if self.process is None:
             return
-        tree = [self.process.pid, *descendants(self.process.pid)]
-        _signal_all(tree, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(_alive(pid) for pid in tree):
-            self.process.poll()
+        signalled: set[int] = set()
+        while alive := marked_processes(self.mark):
+            if time.monotonic() < deadline:
+                _signal_all([pid for pid in alive if pid not in signalled], signal.SIGTERM)
+                signalled.update(alive)
+            else:
+                _signal_all(alive, signal.SIGKILL)
+            self.process.poll()  # reaps our own child, which is not then left a zombie
             time.sleep(0.2)
-        _signal_all([pid for pid in tree if _alive(pid)], signal.SIGKILL)
         self.process.wait()
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid`, from /proc (Linux)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def marked_processes(mark: str) -> list[int]:
+    """The living processes whose environment holds the mark (Linux /proc)."""
+    needle = f"{MARK_VARIABLE}={mark}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            if needle in environ.read_bytes().split(b"\0") and _alive(int(environ.parent.name)):
+                found.append(int(environ.parent.name))
+        except OSError:  # ended meanwhile, or not ours to read
             continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
     return found
 
 

@@ -9,12 +9,17 @@ process: the context and suite are built on first use.
 
 from __future__ import annotations
 
+import heapq
+import html
 import io
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -33,6 +38,20 @@ NUMBER = r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$"
 WHOLE_NUMBER = r"^-?\d+(?:\.0+)?$"
 # Where one cell breaks two expectations, the more basic problem is the one counted.
 OUTRANKS = {"unknown_category": "wrong_type", "extreme_outlier": "out_of_range"}
+
+DOCS_SITE = "reports"
+INDEX_LIMIT = 200  # validation pages listed on the index, newest first
+INDEX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Data Docs: raw file validations</title>
+<style>body{{font-family:sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse}}
+td,th{{padding:.3rem 1rem;border-bottom:1px solid #ddd;text-align:left}}</style></head>
+<body><h1>Raw file validations</h1>
+<p>The expectation suite: <a href="expectations/applicants.html">applicants</a>.
+The newest {shown} validation reports ({total} files validated in all):</p>
+<table><tr><th>file</th><th>validated at (UTC)</th></tr>
+{rows}
+</table></body></html>
+"""
 
 
 def value_column(name: str) -> str:
@@ -200,46 +219,34 @@ def _expectations():
     yield ex.ExpectColumnValuesToBeInSet(column=REPEATS, value_set=[False]), "duplicate_row", None
 
 
-INDEX_LIMIT = 200  # validations listed on the Data Docs index page, newest first
+@dataclass(frozen=True)
+class _Validator:
+    context: object
+    checkpoint: object
 
 
 @lru_cache(maxsize=4)
-def _checkpoint(docs_dir: Path):
+def _validator(docs_dir: Path) -> _Validator:
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    # Each run is a new process, and building the site deletes every page whose
-    # validation result the context does not know: so results are kept on disk,
-    # beside the pages, not in memory.
-    context.add_store(
-        "validation_results_on_disk",
-        {
-            "class_name": "ValidationResultsStore",
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(docs_dir.with_name("validation-results")),
-            },
-        },
-    )
-    context.variables.validation_results_store_name = "validation_results_on_disk"
     for site in list(context.variables.data_docs_sites or {}):
         context.delete_data_docs_site(site)
     context.add_data_docs_site(
-        site_name="reports",
+        site_name=DOCS_SITE,
         site_config={
             "class_name": "SiteBuilder",
             "store_backend": {
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(docs_dir),
             },
-            "site_index_builder": {
-                "class_name": "DefaultSiteIndexBuilder",
-                "validation_results_limit": INDEX_LIMIT,
-            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
     batch = (
@@ -255,14 +262,64 @@ def _checkpoint(docs_dir: Path):
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name="raw_file", data=batch, suite=suite)
     )
-    return context.checkpoints.add(
+    checkpoint = context.checkpoints.add(
         gx.Checkpoint(
             name="ingestion",
             validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=["reports"])],
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW]},
         )
     )
+    context.build_data_docs(
+        site_names=[DOCS_SITE],
+        resource_identifiers=[ExpectationSuiteIdentifier(name=suite.name)],
+        build_index=False,
+    )
+    return _Validator(context, checkpoint)
+
+
+def _build_page(docs_dir: Path, identifier) -> None:
+    """The validation's own page, and our index. GX's index is not built: it reads every
+    earlier result (seconds once there are thousands) and deletes the pages of results its
+    context does not know, which, in a new process per run, is all of them."""
+    _validator(docs_dir).context.build_data_docs(
+        site_names=[DOCS_SITE], resource_identifiers=[identifier], build_index=False
+    )
+    write_docs_index(docs_dir)
+
+
+def _run_time(folder: str) -> str:
+    """`20261123T104431.247739Z` as `2026-11-23 10:44:31`."""
+    try:
+        return f"{datetime.strptime(folder, '%Y%m%dT%H%M%S.%fZ'):%Y-%m-%d %H:%M:%S}"
+    except ValueError:
+        return html.escape(folder)
+
+
+def write_docs_index(docs_dir: Path, limit: int = INDEX_LIMIT) -> Path:
+    """`index.html`: the suite, and the newest validation pages, newest first."""
+    folders = [  # validations/<suite>/<file>/<run time>/<page>.html
+        entry
+        for suite in os.scandir(docs_dir / "validations")
+        for entry in os.scandir(suite.path)
+        if entry.is_dir()
+    ]
+    newest = heapq.nlargest(limit, folders, key=lambda entry: entry.stat().st_mtime)
+    pages = sorted(
+        (page for folder in newest for page in Path(folder.path).glob("*/*.html")),
+        key=lambda page: page.parts[-2],  # the run time, e.g. 20261123T104431.247739Z
+        reverse=True,
+    )
+    rows = "\n".join(
+        f'<tr><td><a href="{quote(page.relative_to(docs_dir).as_posix())}">'
+        f"{html.escape(page.parts[-3])}</a></td><td>{_run_time(page.parts[-2])}</td></tr>"
+        for page in pages[:limit]
+    )
+    total = len(folders)
+    index = docs_dir / "index.html"
+    partial = index.with_name(f".index.{os.getpid()}.html")
+    partial.write_text(INDEX_PAGE.format(shown=min(limit, len(pages)), total=total, rows=rows))
+    partial.replace(index)  # atomic: runs may write it at the same time
+    return index
 
 
 def _docs_page(identifier, docs_dir: Path) -> Path | None:
@@ -281,10 +338,11 @@ def validate(content: bytes, file_name: str, docs_dir: Path) -> ValidationReport
     except UnreadableFile as unreadable:
         frame, file_error = pd.DataFrame(), unreadable.kind
     checked = checked_frame(frame)
-    run = _checkpoint(docs_dir).run(
+    run = _validator(docs_dir).checkpoint.run(
         batch_parameters={"dataframe": checked}, run_id=RunIdentifier(run_name=file_name)
     )
     ((identifier, result),) = run.run_results.items()
+    _build_page(docs_dir, identifier)
     problems: dict[tuple[str, str | None], set[int]] = {}
     for outcome in result.results:
         if outcome.success:

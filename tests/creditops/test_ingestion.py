@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 from pathlib import Path
 
 import httpx
@@ -143,7 +144,7 @@ def test_an_earlier_report_still_opens_after_later_runs(ingest_settings, teams, 
     """Each orchestrator run is a new process with a new GX context (cache cleared here)."""
     for name in ("20260101T000000Z-1of2.csv", "20260101T000000Z-2of2.csv"):
         raw_file(ingest_settings, inject(clean, ["missing_value"], seed=3), name)
-        validation._checkpoint.cache_clear()
+        validation._validator.cache_clear()
         ingest_one_file(ingest_settings)
     links = [m["attachments"][0]["content"]["actions"][0]["url"] for m in teams.received]
     assert len(links) == 2
@@ -151,6 +152,18 @@ def test_an_earlier_report_still_opens_after_later_runs(ingest_settings, teams, 
         assert httpx.get(link).status_code == 200
     index = httpx.get(f"{ingest_settings.reports_base_url}/data-docs/index.html").text
     assert "1of2.csv" in index and "2of2.csv" in index
+
+
+def test_the_docs_index_lists_the_newest_validations_first(tmp_path):
+    runs = [("a.csv", "20260101T000001.000000Z"), ("b.csv", "20260101T000003.0Z")]
+    for age, (name, run_time) in enumerate(reversed(runs)):
+        folder = tmp_path / "validations" / "applicants" / name / run_time
+        folder.mkdir(parents=True)
+        (folder / "page.html").write_text("report")
+        os.utime(folder.parent, (1e9 - age, 1e9 - age))  # the newest file's folder changed last
+    text = validation.write_docs_index(tmp_path, limit=1).read_text()
+    assert "b.csv" in text and "2026-01-01 00:00:03" in text and "a.csv" not in text
+    assert "newest 1 validation reports (2 files validated in all)" in text
 
 
 def test_nothing_to_ingest_is_none(ingest_settings):
