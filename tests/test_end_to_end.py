@@ -11,6 +11,7 @@ redoes nothing.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -112,16 +113,22 @@ def rows_of(path: Path) -> int:
     return len(pd.read_csv(path)) if path.exists() else 0
 
 
-def processes_left(data_root: Path) -> list[str]:
-    """Processes started for this data root: each inherits CREDITOPS_DATA_ROOT."""
+def processes_left(data_root: Path, env: dict[str, str]) -> list[str]:
+    """Processes of this stack: each inherits CREDITOPS_DATA_ROOT, unless it overwrote its
+    environment with a title, as Airflow's API server does, whose title names its port."""
     mark = f"CREDITOPS_DATA_ROOT={data_root}".encode()
+    ports = "|".join(env[f"CREDITOPS_{name.upper()}_PORT"] for name in SERVICES)
+    named_port = re.compile(rf"(?<!\d)({ports})(?!\d)")
     left = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
+    for process in Path("/proc").glob("[0-9]*"):
         try:
-            if mark in environ.read_bytes().split(b"\0"):
-                left.append((environ.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            state = (process / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environment = (process / "environ").read_bytes().split(b"\0")
         except OSError:  # ended meanwhile
             continue
+        if state != "Z" and (mark in environment or named_port.search(command)):
+            left.append(command)
     return left
 
 
@@ -151,7 +158,7 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
     process = start(env)
     try:
         wait_for("every service to answer", lambda: all_answer(urls), process, 240)
-        assert len(processes_left(data_root)) > len(SERVICES)  # what the stop must end
+        assert len(processes_left(data_root, env)) > len(SERVICES)  # what the stop must end
         engine = database(settings)
 
         # Ingestion: every raw file once (the last step removes its claim), and an
@@ -230,7 +237,7 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
         assert f"{RAW_FILES} files split" in output and "trained now" in output
         for service in SERVICES:
             assert f"\n{service} " in output  # each URL printed
-        assert processes_left(data_root) == []
+        assert processes_left(data_root, env) == []
         assert EmbeddedPostgres(settings.postgres_dir).running_port() is None
 
         # A second start resumes: same model and data, nothing split, ingested or
@@ -248,7 +255,7 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
             )
         output = stop(process)
         assert "existing" in output and "files split" not in output
-        assert processes_left(data_root) == []
+        assert processes_left(data_root, env) == []
     finally:
         if process.poll() is None:  # a failed check: still stop it the clean way
             process.send_signal(signal.SIGINT)

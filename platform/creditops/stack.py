@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -57,69 +58,97 @@ def prepare_data_folders(settings: Settings) -> None:
         folder.mkdir(parents=True, exist_ok=True)
 
 
-MARK_VARIABLE = "CREDITOPS_SERVICE"
-
-
 @dataclass
 class Service:
-    """A long-running child process and everything it starts, found by a mark in their
-    environment: some children start sessions of their own, some outlive their parent."""
+    """A long-running child process, in a session of its own."""
 
     name: str
     command: list[str]
     url: str
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
-    mark: str = ""
 
     def start(self, log_dir: Path) -> None:
-        self.mark = f"{self.name}-{os.getpid()}-{time.time_ns()}"
         log = (log_dir / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(
             self.command,
-            env={**os.environ, **self.env, MARK_VARIABLE: self.mark},
+            env={**os.environ, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=PROJECT_ROOT,
         )
 
-    def stop(self, timeout: float = 15) -> None:
-        """SIGTERM every marked process, also those started meanwhile; SIGKILL after `timeout`."""
-        if self.process is None:
-            return
-        deadline = time.monotonic() + timeout
-        signalled: set[int] = set()
-        while alive := marked_processes(self.mark):
-            if time.monotonic() < deadline:
-                _signal_all([pid for pid in alive if pid not in signalled], signal.SIGTERM)
-                signalled.update(alive)
-            else:
-                _signal_all(alive, signal.SIGKILL)
-            self.process.poll()  # reaps our own child, which is not then left a zombie
-            time.sleep(0.2)
-        self.process.wait()
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
 
-def marked_processes(mark: str) -> list[int]:
-    """The living processes whose environment holds the mark (Linux /proc)."""
-    needle = f"{MARK_VARIABLE}={mark}".encode()
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
+def become_subreaper() -> None:
+    """Make this process the parent of last resort of everything it starts from now on.
+
+    A process whose parent dies is re-parented here instead of to init, so it is still
+    found below this one; services' processes start sessions of their own, outlive their
+    parents (Dagster's code servers) and overwrite their environment (Airflow's API
+    server), so neither process groups nor environment marks find them all. Linux only.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process below `pid`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if needle in environ.read_bytes().split(b"\0") and _alive(int(environ.parent.name)):
-                found.append(int(environ.parent.name))
-        except OSError:  # ended meanwhile, or not ours to read
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
             continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+def reap_orphans(services: list[Service]) -> None:
+    """Collect the exit status of ended orphans re-parented here (not our services': their
+    Popen does), so that no zombie is left."""
+    ours = {s.process.pid for s in services if s.process is not None}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        if fields[0] == "Z" and int(fields[1]) == os.getpid() and pid not in ours:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def stop_services(services: list[Service], timeout: float = 15) -> None:
+    """SIGTERM every process below this one, also those started meanwhile or orphaned;
+    SIGKILL what is left after `timeout`."""
+    deadline = time.monotonic() + timeout
+    signalled: set[int] = set()
+    while left := descendants(os.getpid()):
+        if time.monotonic() < deadline:
+            _signal_all([pid for pid in left if pid not in signalled], signal.SIGTERM)
+            signalled.update(left)
+        else:
+            _signal_all(left, signal.SIGKILL)
+        for service in services:
+            if service.process is not None:
+                service.process.poll()  # collects our own children's exit
+        reap_orphans(services)
+        time.sleep(0.2)
+    for service in services:
+        if service.process is not None:
+            service.process.wait()
+    reap_orphans(services)
 
 
 def _signal_all(pids: list[int], sig: int) -> None:
@@ -128,8 +157,13 @@ def _signal_all(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def supervise(services: list[Service], log_dir: Path, on_stop=None) -> int:
-    """Start every service, wait for Ctrl-C / SIGTERM or a service dying, then stop them all."""
+def supervise(
+    services: list[Service], log_dir: Path, on_stop=None, stop_timeout: float = 15
+) -> int:
+    """Start every service, wait for Ctrl-C / SIGTERM or a service dying, then stop them all.
+
+    Everything below this process is stopped: call it from a process that started nothing
+    else it wants to keep (the database is started before, and is not below it)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     stopping = False
 
@@ -139,6 +173,7 @@ def supervise(services: list[Service], log_dir: Path, on_stop=None) -> int:
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     exit_code = 0
+    become_subreaper()
     try:
         for service in services:
             service.start(log_dir)
@@ -151,11 +186,11 @@ def supervise(services: list[Service], log_dir: Path, on_stop=None) -> int:
                         file=sys.stderr,
                     )
                     exit_code, stopping = 1, True
+            reap_orphans(services)
             time.sleep(0.5)
     finally:
         print("Stopping...", flush=True)
-        for service in reversed(services):
-            service.stop()
+        stop_services(services, stop_timeout)
         if on_stop is not None:
             on_stop()
         for sig, handler in previous.items():

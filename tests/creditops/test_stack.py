@@ -1,34 +1,59 @@
-"""Stopping a service ends every process it started, however they were started."""
+"""Stopping the stack ends every process it started, however they were started."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import time
+import uuid
+from pathlib import Path
 
-from creditops.stack import Service, marked_processes
-
-# On SIGTERM it starts a detached child that ignores SIGTERM, then exits: the
-# child is orphaned after the stop began, as shutdown hooks sometimes do.
-SPAWNS_ON_STOP = """
-import signal, subprocess, sys, time
+# A service that starts a detached child ignoring SIGTERM, and on SIGTERM starts
+# another one and exits: that one is started during the stop and orphaned at once.
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+SERVICE = """
+import signal, subprocess, sys, time
+stubborn = [sys.executable, "-c", sys.argv[1], sys.argv[2]]
 def leave_a_child(signum, frame):
-    subprocess.Popen([sys.executable, "-c", STUBBORN], start_new_session=True)
+    subprocess.Popen(stubborn, start_new_session=True)
     time.sleep(0.5)
     sys.exit(0)
 signal.signal(signal.SIGTERM, leave_a_child)
-subprocess.Popen([sys.executable, "-c", STUBBORN], start_new_session=True)
+subprocess.Popen(stubborn, start_new_session=True)
 time.sleep(600)
+"""
+SUPERVISOR = """
+import sys
+from pathlib import Path
+from creditops.stack import Service, supervise
+command = [sys.executable, "-c", sys.argv[2], sys.argv[3], sys.argv[4]]
+sys.exit(supervise([Service("spawner", command, url="")], Path(sys.argv[1]), stop_timeout=2))
 """
 
 
-def test_stop_ends_children_started_during_the_stop_and_orphans(tmp_path):
-    service = Service("spawner", [sys.executable, "-c", SPAWNS_ON_STOP], url="")
-    service.start(tmp_path)
-    deadline = time.monotonic() + 10
-    while len(marked_processes(service.mark)) < 2 and time.monotonic() < deadline:
+def living(token: str) -> list[int]:
+    """Processes, not zombies, with `token` in their command line."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            state = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if token.encode() in cmdline.read_bytes() and state != "Z":
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_stop_ends_detached_children_and_those_started_during_the_stop(tmp_path):
+    token = f"stubborn-{uuid.uuid4().hex}"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, str(tmp_path), SERVICE, STUBBORN, token]
+    )
+    deadline = time.monotonic() + 20
+    while len(living(token)) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(marked_processes(service.mark)) == 2
-    service.stop(timeout=3)
-    assert marked_processes(service.mark) == []
-    assert service.process.returncode is not None
+    assert len(living(token)) == 3  # the supervisor, the service and its child
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=60) == 0
+    assert living(token) == []
