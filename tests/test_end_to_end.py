@@ -30,6 +30,7 @@ from creditops.db import drift_metrics, ingestion_runs, prediction_files, predic
 from creditops.embedded_postgres import EmbeddedPostgres
 from creditops.features import FEATURE_NAMES
 from creditops.settings import Settings
+from creditops.stack import process_table
 
 from .conftest import DATASET, server_reachable_dir
 
@@ -120,11 +121,10 @@ def processes_left(data_root: Path, env: dict[str, str]) -> list[str]:
     ports = "|".join(env[f"CREDITOPS_{name.upper()}_PORT"] for name in SERVICES)
     named_port = re.compile(rf"(?<!\d)({ports})(?!\d)")
     left = []
-    for process in Path("/proc").glob("[0-9]*"):
+    for pid, state, _ in process_table():
         try:
-            state = (process / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            environment = (process / "environ").read_bytes().split(b"\0")
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:  # ended meanwhile
             continue
         if state != "Z" and (mark in environment or named_port.search(command)):

@@ -96,16 +96,24 @@ def become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
-def descendants(pid: int) -> list[int]:
-    """Every living process below `pid`, from /proc."""
-    children: dict[int, list[int]] = {}
+def process_table() -> list[tuple[int, str, int]]:
+    """(pid, state, parent pid) of every process, from /proc; state "Z" is a zombie."""
+    table = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # ended meanwhile
             continue
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        table.append((int(stat.parent.name), fields[0], int(fields[1])))
+    return table
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process below `pid`."""
+    children: dict[int, list[int]] = {}
+    for child, state, parent in process_table():
+        if state != "Z":
+            children.setdefault(parent, []).append(child)
     found, queue = [], [pid]
     while queue:
         for child in children.get(queue.pop(), []):
@@ -118,13 +126,8 @@ def reap_orphans(services: list[Service]) -> None:
     """Collect the exit status of ended orphans re-parented here (not our services': their
     Popen does), so that no zombie is left."""
     ours = {s.process.pid for s in services if s.process is not None}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(stat.parent.name)
-        if fields[0] == "Z" and int(fields[1]) == os.getpid() and pid not in ours:
+    for pid, state, parent in process_table():
+        if state == "Z" and parent == os.getpid() and pid not in ours:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
 

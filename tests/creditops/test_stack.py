@@ -9,6 +9,8 @@ import time
 import uuid
 from pathlib import Path
 
+from creditops.stack import process_table
+
 # A service that starts a detached child ignoring SIGTERM, and on SIGTERM starts
 # another one and exits: that one is started during the stop and orphaned at once.
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
@@ -26,6 +28,8 @@ time.sleep(600)
 SUPERVISOR = """
 import sys
 from pathlib import Path
+
+from creditops.stack import process_table
 from creditops.stack import Service, supervise
 command = [sys.executable, "-c", sys.argv[2], sys.argv[3], sys.argv[4]]
 sys.exit(supervise([Service("spawner", command, url="")], Path(sys.argv[1]), stop_timeout=2))
@@ -35,12 +39,11 @@ sys.exit(supervise([Service("spawner", command, url="")], Path(sys.argv[1]), sto
 def living(token: str) -> list[int]:
     """Processes, not zombies, with `token` in their command line."""
     found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for pid, state, _ in process_table():
         try:
-            state = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            if token.encode() in cmdline.read_bytes() and state != "Z":
-                found.append(int(cmdline.parent.name))
-        except OSError:
+            if state != "Z" and token.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:  # ended meanwhile
             continue
     return found
 
