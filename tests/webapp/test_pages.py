@@ -32,6 +32,14 @@ def page(name: str) -> AppTest:
     return app
 
 
+def submit_form() -> AppTest:
+    """The predict page with its form submitted as it opens (the example applicant)."""
+    app = page("predict.py")
+    app.button[0].click()
+    app.run()
+    return app
+
+
 def webapp_predictions(engine) -> int:
     query = select(func.count()).where(predictions.c.source == "webapp")
     with engine.connect() as conn:
@@ -109,18 +117,14 @@ def test_a_bad_csv_says_what_is_wrong_and_where(service_at, model_service, engin
 
 def test_the_service_down_is_a_clear_message_not_a_traceback(service_at):
     service_at("http://127.0.0.1:1")
-    app = page("predict.py")
-    app.button[0].click()
-    app.run()
+    app = submit_form()
     assert not app.exception
     assert "is not reachable" in app.error[0].value
 
 
 def test_past_predictions_filter_by_source(service_at, model_service, engine):
     service_at(model_service)
-    app = page("predict.py")
-    app.button[0].click()
-    app.run()
+    submit_form()
     past = page("past_predictions.py")
     assert len(past.dataframe[0].value) == 1 and past.metric[0].value == "1"
     past.selectbox[0].set_value("scheduled predictions")
@@ -145,9 +149,7 @@ def test_the_model_page_shows_the_served_version(service_at, model_service, reco
 
 def test_the_monitoring_page_draws_every_panel(service_at, model_service, engine):
     service_at(model_service)
-    app = page("predict.py")
-    app.button[0].click()
-    app.run()
+    submit_form()
     monitoring = page("monitoring.py")
     assert [h.value for h in monitoring.header] == [
         "Ingested data quality",
