@@ -5,12 +5,10 @@ parsing this file stays fast); Dagster runs the same functions as assets. The
 interval is the setting CREDITOPS_INGESTION_INTERVAL_SECONDS.
 """
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from creditops.dag_arguments import dag_arguments
 from creditops.settings import get_settings
 
 ORCHESTRATOR = "airflow"
@@ -18,14 +16,7 @@ ORCHESTRATOR = "airflow"
 
 @dag(
     dag_id="data_ingestion",
-    schedule=timedelta(seconds=get_settings().ingestion_interval_seconds),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    # One retry: a task killed by Airflow itself (e.g. while it starts up) is redone;
-    # claims make a redo safe.
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=20)},
-    tags=["creditops"],
+    **dag_arguments(get_settings().ingestion_interval_seconds),
     doc_md=__doc__,
 )
 def data_ingestion():

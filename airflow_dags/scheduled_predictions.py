@@ -6,25 +6,16 @@ skipped run state). Each task is one call into `creditops.pipeline`. The
 interval is the setting CREDITOPS_PREDICTION_INTERVAL_SECONDS.
 """
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from creditops.dag_arguments import dag_arguments
 from creditops.settings import get_settings
 
 
 @dag(
     dag_id="scheduled_predictions",
-    schedule=timedelta(seconds=get_settings().prediction_interval_seconds),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    # One retry: a task killed by Airflow itself (e.g. while it starts up) is redone;
-    # claims make a redo safe.
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=20)},
-    tags=["creditops"],
+    **dag_arguments(get_settings().prediction_interval_seconds),
     doc_md=__doc__,
 )
 def scheduled_predictions():
