@@ -1,5 +1,12 @@
 # One image for every Python service of the platform (API, webapp, Dagster, Airflow);
-# compose.yaml picks the command. Dependencies come from the same lock as `make`.
+# compose.yaml picks the command. Dependencies come from the same locks as `make`.
+
+# The Data Docs pages' stylesheets and scripts (served by the platform, not CDNs).
+FROM node:20-bookworm-slim AS data-docs-assets
+WORKDIR /assets
+COPY platform/data-docs-assets/package.json platform/data-docs-assets/package-lock.json platform/data-docs-assets/.npmrc ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -10,6 +17,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project --compile-bytecode
 COPY platform ./platform
+COPY --from=data-docs-assets /assets/node_modules ./platform/data-docs-assets/node_modules
 COPY api ./api
 COPY webapp ./webapp
 COPY airflow_dags ./airflow_dags

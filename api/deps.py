@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -14,6 +14,7 @@ from creditops.errors import CreditopsError
 from creditops.model import ModelArtifact, load_artifact, record_model_version
 from creditops.predictions import PredictionBatcher
 from creditops.settings import Settings
+from creditops.supervision import status_file
 
 from .observability import ServiceMetrics
 
@@ -23,11 +24,15 @@ class ServingState:
     """The service's long-lived parts; each may be missing, and /health says which."""
 
     settings: Settings
-    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    metrics: ServiceMetrics | None = None
     engine: Engine | None = None
     artifact: ModelArtifact | None = None
     batcher: PredictionBatcher | None = None
     problem: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.metrics is None:
+            self.metrics = ServiceMetrics(status_file(self.settings.logs_dir))
 
     def connect(self) -> None:
         """Open the database and load the model; on failure keep the reason and retry later."""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the machine packages the platform needs: the PostgreSQL server (for the
-# embedded cluster), and with --browser Chromium too (for the browser test;
-# Playwright cannot download its own browser here). Does nothing when they are there.
+# embedded cluster), npm (installs the Data Docs pages' assets), and with --browser
+# Chromium too (for the browser test; Playwright cannot download its own browser
+# here). Does nothing when they are there.
 set -euo pipefail
 
 have_postgres_server() {
@@ -10,6 +11,7 @@ have_postgres_server() {
 
 missing=()
 have_postgres_server || missing+=(postgresql)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi

@@ -62,7 +62,12 @@ def data_root() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def settings(data_root: Path, database_url: str) -> Settings:
-    return Settings(data_root=data_root, dataset_path=DATASET, database_url=database_url)
+    return Settings(
+        data_root=data_root,
+        dataset_path=DATASET,
+        database_url=database_url,
+        raw_file_settle_seconds=0,  # tests write a file and ingest it at once
+    )
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +146,21 @@ def static_server():
     yield serve
     for server in servers:
         server.shutdown()
+
+
+@pytest.fixture
+def ingest_settings(tmp_path, database_url, engine, teams, static_server) -> Settings:
+    """An empty data root, alerts to the Teams stand-in, reports on a local server."""
+    root = tmp_path / "data"
+    (root / "reports").mkdir(parents=True)
+    return Settings(
+        data_root=root,
+        dataset_path=DATASET,
+        database_url=database_url,
+        teams_webhook_url=teams.url,
+        reports_url=static_server(root / "reports"),
+        raw_file_settle_seconds=0,
+    )
 
 
 @pytest.fixture

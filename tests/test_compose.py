@@ -23,23 +23,40 @@ def test_compose_validates_against_the_compose_specification():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_service_has_a_healthcheck_or_is_a_one_shot_and_waits_for_health():
+ONE_SHOTS = {"migrate", "airflow-migrate"}
+
+
+def test_every_service_restarts_and_has_a_healthcheck_one_shots_apart():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     assert {
         "postgres",
         "api",
         "webapp",
+        "reports",
         "dagster-webserver",
         "dagster-daemon",
-        "airflow",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
         "grafana",
     } <= set(services)
     for name, service in services.items():
-        if name not in ("migrate", "dagster-daemon"):
+        if name in ONE_SHOTS:
+            assert service["restart"] == "no", name
+        else:
+            assert service["restart"] == "unless-stopped", name
             assert "healthcheck" in service, name
+
+
+def test_services_wait_for_what_they_need_to_be_healthy():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, service in services.items():
         for dependency, condition in service.get("depends_on", {}).items():
             assert dependency in services
-            assert condition["condition"] in ("service_healthy", "service_completed_successfully")
+            expected = (
+                "service_completed_successfully" if dependency in ONE_SHOTS else "service_healthy"
+            )
+            assert condition["condition"] == expected, (name, dependency)
 
 
 def test_mounted_and_copied_paths_exist():
@@ -50,7 +67,7 @@ def test_mounted_and_copied_paths_exist():
             if source.startswith("./"):
                 assert (PROJECT_ROOT / source).exists(), source
     for line in (PROJECT_ROOT / "Dockerfile").read_text().splitlines():
-        if line.startswith("COPY "):
+        if line.startswith("COPY ") and "--from=" not in line:  # not a build stage's output
             for source in line.split()[1:-1]:
                 assert (PROJECT_ROOT / source).exists(), source
 

@@ -31,7 +31,10 @@ def show_predictions(frame: pd.DataFrame) -> None:
         frame.style.map(colour, subset=["prediction"]),
         hide_index=True,
         column_config={
-            **{f.name: st.column_config.NumberColumn(format="plain") for f in NUMERIC_FEATURES},
+            **{
+                f.name: st.column_config.NumberColumn(format=f.display_format)
+                for f in NUMERIC_FEATURES
+            },
             "probability_bad": st.column_config.ProgressColumn(
                 "P(bad)",
                 help="Probability that the loan ends bad",

@@ -31,7 +31,10 @@ def dashboards() -> list[dict]:
                     "description": p.description,
                     "kind": p.kind,
                     "unit": p.unit,
+                    "decimals": p.decimals,
                     "thresholds": p.threshold.steps(),
+                    "colours": p.colours,
+                    "coloured_by": p.coloured_by,
                 }
                 for p in d.panels
             ],

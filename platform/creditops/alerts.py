@@ -11,10 +11,10 @@ import httpx
 
 from .data_errors import ERROR_KINDS
 from .errors import CreditopsError
+from .palette import CARD_TEXT, CIRCLE, CRITICALITY_COLOURS
 from .validation import ValidationReport
 
 log = logging.getLogger(__name__)
-COLOURS = {"high": "attention", "medium": "warning", "low": "accent"}
 MAX_CARD_BYTES = 28_000  # Teams refuses larger messages
 
 
@@ -24,9 +24,16 @@ class AlertNotDelivered(CreditopsError):
 
 def summary_lines(report: ValidationReport, limit: int = 10) -> list[str]:
     if report.file_error:
-        return [f"{report.file_error}: {ERROR_KINDS[report.file_error].description}"]
+        detail = f" ({report.file_error_detail})" if report.file_error_detail else ""
+        return [f"{report.file_error}: {ERROR_KINDS[report.file_error].description}{detail}"]
+
+    def line(kind: str, column: str | None, count: int) -> str:
+        if not ERROR_KINDS[kind].invalidates_rows:
+            return f"{kind}: {column} (dropped; the rows stay valid)"
+        return f"{kind}{f' in {column}' if column else ''}: {count} row(s)"
+
     lines = [
-        f"{kind}{f' in {column}' if column else ''}: {count} row(s)"
+        line(kind, column, count)
         for (kind, column), count in sorted(report.issues.items(), key=lambda i: -i[1])
     ]
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
@@ -35,13 +42,14 @@ def summary_lines(report: ValidationReport, limit: int = 10) -> list[str]:
 def alert_card(file_name: str, report: ValidationReport, report_url: str | None) -> dict:
     """The Workflows webhook message: criticality, a summary of the errors, the report link."""
     level = report.criticality
+    colour = CRITICALITY_COLOURS[level]
     body = [
         {
             "type": "TextBlock",
             "size": "Large",
             "weight": "Bolder",
-            "color": COLOURS.get(level, "default"),
-            "text": f"Data quality {level.upper()}: {file_name}",
+            "color": CARD_TEXT[colour],
+            "text": f"{CIRCLE[colour]} Data quality {level.upper()}: {file_name}",
             "wrap": True,
         },
         {

@@ -146,6 +146,21 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
     sys.exit(run_platform(settings))
 
 
+def _status(args: argparse.Namespace, settings: Settings) -> None:
+    from .supervision import format_status, read_status, status_file
+
+    status = read_status(status_file(settings.logs_dir))
+    if status is None:
+        raise CreditopsError(f"no stack has run with the data root {settings.data_root} yet")
+    if status["running"]:
+        print(f"creditops run is up (pid {status['supervisor_pid']}); logs in {settings.logs_dir}")
+    else:
+        print(f"creditops run is not running; its last state, written {status['written_at']}:")
+    print(format_status(status))
+    if not status["running"]:
+        sys.exit(3)  # as `systemctl status` does for a unit that is not active
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="creditops",
@@ -202,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="start the whole platform locally (Ctrl-C stops it)")
     run.set_defaults(handler=_run)
+
+    status = commands.add_parser(
+        "status", help="each service of `creditops run`: state, up since, restarts, last exit"
+    )
+    status.set_defaults(handler=_status)
     return parser
 
 

@@ -45,7 +45,8 @@ class InjectedError:
 class ErrorKind:
     name: str
     description: str
-    level: str  # "row", "column" or "file"
+    level: str  # "row", "column", "file", or "delivery" (a file against earlier files)
+    invalidates_rows: bool = True  # False: reported, but the rows stay valid
 
 
 ERROR_KINDS: dict[str, ErrorKind] = {
@@ -67,14 +68,36 @@ ERROR_KINDS: dict[str, ErrorKind] = {
             "Columns that contradict each other (Amount above Price).",
             "row",
         ),
-        ErrorKind("duplicate_row", "A row repeated exactly.", "row"),
+        ErrorKind(
+            "unexpected_column",
+            "A column the model does not know: reported and dropped; the rows stay valid.",
+            "column",
+            invalidates_rows=False,
+        ),
+        ErrorKind(
+            "duplicate_row",
+            "An exact repeat of an earlier row of the same file (every repeat beyond the "
+            "first is flagged; the first is kept).",
+            "row",
+        ),
         ErrorKind("empty_file", "A file with no bytes at all.", "file"),
         ErrorKind("header_only", "A file with the header and no rows.", "file"),
         ErrorKind("not_csv", "A file that is not CSV text (binary content).", "file"),
+        ErrorKind(
+            "wrong_delimiter",
+            "A file whose columns are separated by another character than commas "
+            "(semicolons, as a European Excel writes).",
+            "file",
+        ),
+        ErrorKind(
+            "duplicate_file",
+            "A copy of a file ingested before, under another name: set aside whole.",
+            "delivery",
+        ),
     )
 }
 FILE_KINDS = tuple(k for k, v in ERROR_KINDS.items() if v.level == "file")
-FRAME_KINDS = tuple(k for k, v in ERROR_KINDS.items() if v.level != "file")
+FRAME_KINDS = tuple(k for k, v in ERROR_KINDS.items() if v.level in ("row", "column"))
 
 _UNKNOWN_CATEGORIES = ("castle", "spaceship", "volcano")
 _WORDS = ("twelve", "lots", "abc")
@@ -194,6 +217,12 @@ def inject(frame: pd.DataFrame, kinds: Sequence[str], seed: int, share: float = 
             InjectedError("duplicate_row", [], list(range(start, start + len(originals))))
         )
 
+    if "unexpected_column" in kinds:
+        corrupted["Branch_comment"] = "call back on Monday"
+        errors.append(
+            InjectedError("unexpected_column", ["Branch_comment"], list(range(len(corrupted))))
+        )
+
     if "missing_column" in kinds:
         used = {c for e in errors for c in e.columns}
         column = str(rng.choice([c for c in _REQUIRED if c not in used]))
@@ -208,6 +237,7 @@ def inject(frame: pd.DataFrame, kinds: Sequence[str], seed: int, share: float = 
             "empty_file": b"",
             "header_only": (",".join(corrupted.columns) + "\n").encode(),
             "not_csv": bytes(rng.integers(0, 256, size=512, dtype=np.uint8)) + b"\xff\xfe\x00",
+            "wrong_delimiter": corrupted.to_csv(sep=";", index=False).encode(),
         }[file_kinds[0]]
         return Corruption(corrupted.iloc[0:0], [InjectedError(file_kinds[0])], content)
     return Corruption(corrupted, errors)

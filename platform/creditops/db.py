@@ -176,6 +176,15 @@ drift_metrics = Table(
 
 # The prediction job's ledger: a file of good_data/ is taken by the run that
 # inserts its row; the unique key makes that claim atomic across orchestrators.
+# The first file that carried each content: a copy under another name is a duplicate.
+raw_file_contents = Table(
+    "raw_file_contents",
+    metadata,
+    Column("fingerprint", Text, primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 prediction_files = Table(
     "prediction_files",
     metadata,

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,12 +173,46 @@ class EmbeddedPostgres:
         lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
         return int(lines[3])
 
+    def choose_port(self) -> int:
+        """The preferred port when free, else any free one."""
+        preferred = self.preferred_port
+        return preferred if preferred and _port_is_free(preferred) else _free_port()
+
+    @property
+    def server_user(self) -> str | None:
+        """The system user the server runs as: `postgres` when we are root."""
+        return "postgres" if os.geteuid() == 0 else None
+
+    def server_command(self, port: int) -> list[str]:
+        """The postmaster in the foreground, for a supervisor (run it as `server_user`)."""
+        self.init()
+        return [str(self._binaries() / "postgres"), "-D", str(self.pgdata), "-p", str(port)]
+
+    def wait_until_ready(self, server: subprocess.Popen, timeout: float = 60) -> None:
+        """Wait until the postmaster `server` accepts connections (its pid file says so)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+            except OSError:
+                lines = []
+            if len(lines) >= 8 and lines[0] == str(server.pid) and lines[7].strip() == "ready":
+                return
+            if server.poll() is not None:
+                raise ConfigurationError(
+                    f"the embedded PostgreSQL in {self.root} exited while starting "
+                    f"(exit code {server.returncode})"
+                )
+            time.sleep(0.05)
+        raise ConfigurationError(
+            f"the embedded PostgreSQL in {self.root} did not become ready in {timeout:.0f} s"
+        )
+
     def start(self) -> str:
         """Start the cluster (initialising it the first time) and return its database URL."""
         self.init()
         if self.running_port() is None:
-            preferred = self.preferred_port
-            port = preferred if preferred and _port_is_free(preferred) else _free_port()
+            port = self.choose_port()
             if not self.log_file.exists():
                 self.log_file.touch()
                 self._give_to_server_user(self.log_file)

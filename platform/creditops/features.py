@@ -27,10 +27,16 @@ class NumericFeature:
     unit: str = ""
     # Possible but implausible for this population: flagged as an outlier.
     outlier_above: float | None = None
+    decimals: int = 0  # the most the data has: what tables show
 
     @property
     def python_type(self) -> type:
         return int if self.kind == "int" else float
+
+    @property
+    def display_format(self) -> str:
+        """printf-style, as people write amounts: `1,234` (thousands separators)."""
+        return f"%,.{self.decimals}f" if self.decimals else "%,d"
 
 
 @dataclass(frozen=True)

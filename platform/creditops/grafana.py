@@ -52,6 +52,40 @@ def _options(panel: Panel) -> dict:
     return {"frameIndex": 0, "showHeader": True}
 
 
+def _colour_overrides(panel: Panel) -> list[dict]:
+    """Fixed colours by meaning: per bar (a field once rows become fields), or per cell."""
+    if not panel.colours:
+        return []
+    if panel.kind == "bargauge":
+        return [
+            {
+                "matcher": {"id": "byNames", "options": {"mode": "include", "names": [name]}},
+                "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}],
+            }
+            for name, colour in panel.colours.items()
+        ]
+    return [  # the cell colour comes from the value mappings of the defaults
+        {
+            "matcher": {
+                "id": "byNames",
+                "options": {"mode": "include", "names": [panel.coloured_by]},
+            },
+            "properties": [{"id": "custom.cellOptions", "value": {"type": "color-background"}}],
+        }
+    ]
+
+
+def _value_mappings(panel: Panel) -> list[dict]:
+    """Table cells by meaning: each value of `coloured_by` to its colour."""
+    if not panel.colours or panel.kind == "bargauge":
+        return []
+    options = {
+        name: {"color": colour, "index": index}
+        for index, (name, colour) in enumerate(panel.colours.items())
+    }
+    return [{"type": "value", "options": options}]
+
+
 def _field_config(panel: Panel) -> dict:
     defaults = {
         "unit": panel.unit,
@@ -59,6 +93,10 @@ def _field_config(panel: Panel) -> dict:
         "color": {"mode": "thresholds"},
         "noValue": "no data yet",
     }
+    if panel.decimals is not None:
+        defaults["decimals"] = panel.decimals
+    if mappings := _value_mappings(panel):
+        defaults["mappings"] = mappings
     if panel.kind == "timeseries":
         defaults["custom"] = {
             "drawStyle": "line",
@@ -68,7 +106,7 @@ def _field_config(panel: Panel) -> dict:
             "spanNulls": False,
             "thresholdsStyle": {"mode": "line+area"},
         }
-    return {"defaults": defaults, "overrides": []}
+    return {"defaults": defaults, "overrides": _colour_overrides(panel)}
 
 
 def panel_json(panel: Panel, panel_id: int, position: dict) -> dict:
@@ -91,6 +129,22 @@ def panel_json(panel: Panel, panel_id: int, position: dict) -> dict:
         ],
         "options": _options(panel),
         "fieldConfig": _field_config(panel),
+        # A bar per criticality needs each row as a field, to colour it by name.
+        "transformations": (
+            [
+                {
+                    "id": "rowsToFields",
+                    "options": {
+                        "mappings": [
+                            {"fieldName": "metric", "handlerKey": "field.name"},
+                            {"fieldName": "value", "handlerKey": "field.value"},
+                        ]
+                    },
+                }
+            ]
+            if panel.colours and panel.kind == "bargauge"
+            else []
+        ),
     }
 
 

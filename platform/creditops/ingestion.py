@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 
-from .db import data_quality_issues, ingestion_runs
+from .db import data_quality_issues, ingestion_runs, raw_file_contents
 from .features import FEATURE_NAMES
 from .splitting import write_atomically
 from .validation import ValidationReport, read_raw_file
@@ -73,10 +73,28 @@ def release_stale_claims(claims_dir: Path, raw_dir: Path, timeout: timedelta) ->
     return released
 
 
-def claim_raw_file(raw_dir: Path, claims_dir: Path, rng: random.Random | None = None):
-    """Take one random file out of raw-data/ atomically; None when there is none to take."""
+def _settled(path: Path, before: float) -> bool:
+    """Not changed since `before`: a file still being written is left for a later run."""
+    try:
+        return path.stat().st_mtime <= before
+    except FileNotFoundError:  # taken meanwhile
+        return False
+
+
+def claim_raw_file(
+    raw_dir: Path,
+    claims_dir: Path,
+    rng: random.Random | None = None,
+    settle_seconds: float = 0,
+):
+    """Take one random settled file out of raw-data/ atomically; None when there is none."""
     claims_dir.mkdir(parents=True, exist_ok=True)
-    candidates = [p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith(".")]
+    before = time.time() - settle_seconds
+    candidates = [
+        p
+        for p in raw_dir.iterdir()
+        if p.is_file() and not p.name.startswith(".") and _settled(p, before)
+    ]
     (rng or random.Random()).shuffle(candidates)
     for candidate in candidates:
         claim = claims_dir / candidate.name
@@ -88,6 +106,23 @@ def claim_raw_file(raw_dir: Path, claims_dir: Path, rng: random.Random | None = 
         fingerprint = hashlib.sha256(claim.read_bytes()).hexdigest()
         return ClaimedFile(claim, fingerprint)
     return None
+
+
+def first_file_with_content(engine: Engine, claimed: ClaimedFile) -> str:
+    """The name under which this content was first ingested: this file's own name, unless
+    it is a copy of an earlier file. Atomic, so two runs never both take a copy as new."""
+    remember = (
+        pg_insert(raw_file_contents)
+        .values(fingerprint=claimed.fingerprint, file_name=claimed.name)
+        .on_conflict_do_nothing(index_elements=["fingerprint"])
+    )
+    with engine.begin() as conn:
+        conn.execute(remember)
+        return conn.execute(
+            select(raw_file_contents.c.file_name).where(
+                raw_file_contents.c.fingerprint == claimed.fingerprint
+            )
+        ).scalar_one()
 
 
 def save_statistics(

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from .drift import PSI_DRIFT
+from .palette import CRITICALITY_COLOURS
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class Panel:
     unit: str = "none"
     format: Literal["time_series", "table"] = "table"
     value_column: str = "value"
+    decimals: int | None = None  # 0 for counts
+    # Colour by meaning, not by threshold: the values of `coloured_by` -> a colour name.
+    colours: dict[str, str] | None = None
+    coloured_by: str = "metric"
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ WHERE $__timeFilter(r.ingested_at)
 GROUP BY 1
 ORDER BY 2 DESC""",
             Threshold(1, 50),
+            decimals=0,
         ),
         Panel(
             "files_by_criticality",
@@ -125,6 +131,8 @@ WHERE $__timeFilter(ingested_at)
 GROUP BY 1
 ORDER BY array_position(ARRAY['none', 'low', 'medium', 'high'], criticality)""",
             Threshold(1, 3),
+            decimals=0,
+            colours=CRITICALITY_COLOURS,
         ),
         Panel(
             "unreadable_files",
@@ -136,6 +144,7 @@ FROM ingestion_runs
 WHERE $__timeFilter(ingested_at) AND criticality = 'high'
   AND (file_error IS NOT NULL OR n_valid_rows = 0)""",
             Threshold(1, 3),
+            decimals=0,
         ),
         Panel(
             "ingestion_runs",
@@ -150,6 +159,8 @@ ORDER BY ingested_at DESC
 LIMIT 50""",
             Threshold(10, 50),
             unit="percent",
+            colours=CRITICALITY_COLOURS,
+            coloured_by="criticality",
         ),
     ),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from urllib.parse import quote
 
 from . import scheduled
 from .alerts import alert_card, deliver, keep
@@ -15,12 +16,13 @@ from .db import database_url, engine_for, reporting_outages
 from .ingestion import (
     ClaimedFile,
     claim_raw_file,
+    first_file_with_content,
     release_stale_claims,
     save_statistics,
     split_and_save,
 )
 from .settings import Settings
-from .validation import ValidationReport, validate
+from .validation import ValidationReport, mark_duplicate, validate
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,23 @@ def read_data(settings: Settings) -> dict | None:
         timedelta(minutes=settings.claim_timeout_minutes),
     )
     settings.raw_data_dir.mkdir(parents=True, exist_ok=True)
-    claimed = claim_raw_file(settings.raw_data_dir, settings.claims_dir)
+    claimed = claim_raw_file(
+        settings.raw_data_dir, settings.claims_dir, settle_seconds=settings.raw_file_settle_seconds
+    )
     return claimed.to_dict() if claimed else None
 
 
 def validate_data(settings: Settings, claimed: dict) -> dict:
-    """`validate-data`: run the suite on the claimed file; writes its Data Docs page."""
+    """`validate-data`: run the suite on the claimed file (writing its Data Docs page), and
+    set the whole file aside when its content was ingested before under another name."""
     file = ClaimedFile.from_dict(claimed)
     report = validate(file.path.read_bytes(), file.name, settings.docs_dir)
+    if report.file_error is None and report.n_rows:
+        url = database_url(settings)
+        with reporting_outages(url):
+            original = first_file_with_content(engine_for(url), file)
+        if original != file.name:
+            report = mark_duplicate(report, original)
     return report.to_dict()
 
 
@@ -49,7 +60,7 @@ def report_url(settings: Settings, report: ValidationReport) -> str | None:
     if report.report_path is None:
         return None
     relative = report.report_path.relative_to(settings.reports_dir)
-    return f"{settings.reports_base_url}/{relative.as_posix()}"
+    return f"{settings.reports_base_url}/{quote(relative.as_posix())}"
 
 
 def save_statistics_step(settings: Settings, claimed: dict, report: dict, orchestrator: str) -> int:

@@ -76,6 +76,18 @@ class Settings(BaseSettings):
         default=5, ge=1, le=30, description="How often to compute drift (a divisor of 60)."
     )
 
+    # The local supervisor (`creditops run`): restart back-off, and when to give up.
+    restart_max_delay_seconds: float = Field(
+        default=30, gt=0, description="Back-off doubles from 1 s up to this."
+    )
+    restart_max_crashes: int = Field(
+        default=5, ge=1, description="Exits within the window after which a service stays down."
+    )
+    restart_window_seconds: float = Field(default=120, gt=0)
+    raw_file_settle_seconds: float = Field(
+        default=5, ge=0, description="A raw file changed more recently is still being written."
+    )
+
     # Training.
     random_seed: int = 42
     test_size: float = 0.2
@@ -124,6 +136,10 @@ class Settings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.data_root / "airflow"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_root / "logs"
 
     @property
     def claims_dir(self) -> Path:

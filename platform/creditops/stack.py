@@ -1,23 +1,21 @@
-"""Bring the platform up locally: database, model, folders, and the services as child processes."""
+"""Bring the platform up locally: database, model, folders, and the services under a supervisor."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from .db import check_database, describe_url, embedded_cluster, engine_for, migrate
-from .errors import ModelUnavailable
+from .errors import ConfigurationError, ModelUnavailable
 from .model import ModelArtifact, load_artifact, record_model_version
 from .settings import PROJECT_ROOT, Settings
+from .supervision import Liveness, RestartPolicy, Service, Supervisor, http_answers
 from .training import train_model
 
 
@@ -58,149 +56,6 @@ def prepare_data_folders(settings: Settings) -> None:
         folder.mkdir(parents=True, exist_ok=True)
 
 
-@dataclass
-class Service:
-    """A long-running child process, in a session of its own."""
-
-    name: str
-    command: list[str]
-    url: str
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen | None = None
-
-    def start(self, log_dir: Path) -> None:
-        log = (log_dir / f"{self.name}.log").open("ab")
-        self.process = subprocess.Popen(
-            self.command,
-            env={**os.environ, **self.env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=PROJECT_ROOT,
-        )
-
-
-PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
-
-
-def become_subreaper() -> None:
-    """Make this process the parent of last resort of everything it starts from now on.
-
-    A process whose parent dies is re-parented here instead of to init, so it is still
-    found below this one; services' processes start sessions of their own, outlive their
-    parents (Dagster's code servers) and overwrite their environment (Airflow's API
-    server), so neither process groups nor environment marks find them all. Linux only.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
-
-
-def process_table() -> list[tuple[int, str, int]]:
-    """(pid, state, parent pid) of every process, from /proc; state "Z" is a zombie."""
-    table = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        table.append((int(stat.parent.name), fields[0], int(fields[1])))
-    return table
-
-
-def descendants(pid: int) -> list[int]:
-    """Every living process below `pid`."""
-    children: dict[int, list[int]] = {}
-    for child, state, parent in process_table():
-        if state != "Z":
-            children.setdefault(parent, []).append(child)
-    found, queue = [], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def reap_orphans(services: list[Service]) -> None:
-    """Collect the exit status of ended orphans re-parented here (not our services': their
-    Popen does), so that no zombie is left."""
-    ours = {s.process.pid for s in services if s.process is not None}
-    for pid, state, parent in process_table():
-        if state == "Z" and parent == os.getpid() and pid not in ours:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-
-
-def stop_services(services: list[Service], timeout: float = 15) -> None:
-    """SIGTERM every process below this one, also those started meanwhile or orphaned;
-    SIGKILL what is left after `timeout`."""
-    deadline = time.monotonic() + timeout
-    signalled: set[int] = set()
-    while left := descendants(os.getpid()):
-        if time.monotonic() < deadline:
-            _signal_all([pid for pid in left if pid not in signalled], signal.SIGTERM)
-            signalled.update(left)
-        else:
-            _signal_all(left, signal.SIGKILL)
-        for service in services:
-            if service.process is not None:
-                service.process.poll()  # collects our own children's exit
-        reap_orphans(services)
-        time.sleep(0.2)
-    for service in services:
-        if service.process is not None:
-            service.process.wait()
-    reap_orphans(services)
-
-
-def _signal_all(pids: list[int], sig: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-def supervise(
-    services: list[Service], log_dir: Path, on_stop=None, stop_timeout: float = 15
-) -> int:
-    """Start every service, wait for Ctrl-C / SIGTERM or a service dying, then stop them all.
-
-    Everything below this process is stopped: call it from a process that started nothing
-    else it wants to keep (the database is started before, and is not below it)."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    stopping = False
-
-    def request_stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    exit_code = 0
-    become_subreaper()
-    try:
-        for service in services:
-            service.start(log_dir)
-        while not stopping:
-            for service in services:
-                if service.process is not None and service.process.poll() is not None:
-                    print(
-                        f"{service.name} exited with code {service.process.returncode}; "
-                        f"see {log_dir / (service.name + '.log')}. Stopping everything.",
-                        file=sys.stderr,
-                    )
-                    exit_code, stopping = 1, True
-            reap_orphans(services)
-            time.sleep(0.5)
-    finally:
-        print("Stopping...", flush=True)
-        stop_services(services, stop_timeout)
-        if on_stop is not None:
-            on_stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return exit_code
-
-
 def prepare_raw_data(settings: Settings) -> int:
     """On the very first start, split the dataset into raw files (a share with errors)."""
     folders = (settings.raw_data_dir, settings.good_data_dir, settings.bad_data_dir)
@@ -224,7 +79,43 @@ def _database(url: str, name: str, driver: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-DAGSTER_YAML = """\
+# How long ago a component wrote its heartbeat row, in seconds.
+AIRFLOW_HEARTBEAT = """SELECT extract(epoch FROM now() - latest_heartbeat) FROM job
+WHERE job_type = %s ORDER BY id DESC LIMIT 1"""
+DAGSTER_HEARTBEAT = """SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC') - max(timestamp))
+FROM daemon_heartbeats"""
+
+
+def heartbeat_fresh(url: str, query: str, max_age: float, *params) -> Liveness:
+    """A liveness probe on a heartbeat row: fresh when written in the last `max_age` s;
+    unknown when the database cannot be asked (its outage is not the component's)."""
+    import psycopg
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def probe() -> bool | None:
+        try:
+            with psycopg.connect(dsn, connect_timeout=3) as conn:
+                row = conn.execute(query, params).fetchone()
+        except psycopg.Error:
+            return None
+        return None if row is None or row[0] is None else float(row[0]) <= max_age
+
+    return Liveness(probe, f"its heartbeat (none in {max_age:.0f} s)", grace=120)
+
+
+def answers(url: str) -> Liveness:
+    return Liveness(lambda: http_answers(url), f"GET {url}")
+
+
+def dagster_yaml(settings: Settings) -> str:
+    """Dagster's instance configuration; the storage URL comes from the environment.
+
+    Run monitoring fails a run whose process died (killed, out of memory) once it has
+    run longer than a claim may last, so that sensors waiting on it go on.
+    """
+    max_runtime = int(settings.claim_timeout_minutes * 60)
+    return f"""\
 # Written by `creditops run`; the URL comes from the environment.
 storage:
   postgres:
@@ -235,6 +126,10 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 2
+run_monitoring:
+  enabled: true
+  max_runtime_seconds: {max_runtime}
+  poll_interval_seconds: 10
 telemetry:
   enabled: false
 """
@@ -258,22 +153,83 @@ def webapp_command(port: int) -> list[str]:
         "false",
         "--server.maxUploadSize",
         "50",
+        # For the people who use it: no Deploy button or developer menu.
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 
-def platform_services(settings: Settings, url: str) -> list[Service]:
-    """The long-running services of the local stack, in start order."""
-    env = {"CREDITOPS_DATABASE_URL": url, "CREDITOPS_DATA_ROOT": str(settings.data_root)}
-    bin_dir = Path(sys.executable).parent
-    python = sys.executable
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    (settings.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+def _secret(path: Path) -> str:
+    """A secret kept in `path`, made the first time."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def airflow_env(settings: Settings, url: str) -> dict[str, str]:
+    """What every Airflow component needs: its home, database, executor, auth, API address."""
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     passwords = settings.airflow_home / "passwords.json"
     if not passwords.exists():
         passwords.write_text('{"admin": "admin"}')
-    airflow_paused = settings.orchestrator == "dagster"
-    airflow_url = f"http://127.0.0.1:{settings.airflow_port}"
+    bin_dir = Path(sys.executable).parent
+    paused = settings.orchestrator == "dagster"
+    return {
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "airflow_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _database(url, "airflow", "psycopg"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": _database(url, "airflow", "psycopg_async"),
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{settings.airflow_port}",
+        # Separate components must sign and check each other's tokens with one key.
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(settings.airflow_home / "jwt_secret"),
+        "AIRFLOW__API__SECRET_KEY": _secret(settings.airflow_home / "api_secret"),
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+    }
+
+
+def migrate_airflow(settings: Settings, env: dict[str, str]) -> None:
+    """`airflow db migrate`, once before its components start (standalone did it itself)."""
+    airflow = Path(sys.executable).parent / "airflow"
+    log = settings.logs_dir / "airflow-migrate.log"
+    with log.open("ab") as output:
+        result = subprocess.run(
+            [str(airflow), "db", "migrate"],
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
+    if result.returncode != 0:
+        raise ConfigurationError(f"`airflow db migrate` failed; see {log}")
+
+
+def platform_services(settings: Settings, url: str) -> list[Service]:
+    """The long-running services of the local stack (the database apart), in start order."""
+    env = {"CREDITOPS_DATABASE_URL": url, "CREDITOPS_DATA_ROOT": str(settings.data_root)}
+    bin_dir = Path(sys.executable).parent
+    python = sys.executable
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    (settings.dagster_home / "dagster.yaml").write_text(dagster_yaml(settings))
+    dagster_env = {
+        **env,
+        "DAGSTER_HOME": str(settings.dagster_home),
+        "CREDITOPS_DAGSTER_STORAGE_URL": _database(url, "dagster", "psycopg2"),
+    }
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    airflow = str(bin_dir / "airflow")
+    airflow_vars = {**env, **airflow_env(settings, url)}
+    airflow_db = _database(url, "airflow", "psycopg")
     return [
         Service(
             "api",
@@ -290,12 +246,14 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
             ],
             url=f"{settings.model_service_url}/docs",
             env=env,
+            liveness=answers(f"{settings.model_service_url}/health"),
         ),
         Service(
             "webapp",
             webapp_command(settings.webapp_port),
             url=f"http://127.0.0.1:{settings.webapp_port}",
             env={**env, "CREDITOPS_API_URL": settings.model_service_url},
+            liveness=answers(f"http://127.0.0.1:{settings.webapp_port}/_stcore/health"),
         ),
         Service(
             "reports",
@@ -310,79 +268,125 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
                 str(settings.reports_dir),
             ],
             url=f"{settings.reports_base_url}/data-docs/index.html",
+            liveness=answers(f"http://127.0.0.1:{settings.reports_port}/"),
         ),
         Service(
-            "dagster",
+            "dagster-webserver",
             [
-                str(bin_dir / "dagster"),
-                "dev",
+                str(bin_dir / "dagster-webserver"),
                 "-w",
-                str(PROJECT_ROOT / "workspace.yaml"),
+                workspace,
                 "-h",
                 "127.0.0.1",
                 "-p",
                 str(settings.dagster_port),
             ],
             url=f"http://127.0.0.1:{settings.dagster_port}",
-            env={
-                **env,
-                "DAGSTER_HOME": str(settings.dagster_home),
-                "CREDITOPS_DAGSTER_STORAGE_URL": _database(url, "dagster", "psycopg2"),
-            },
+            env=dagster_env,
+            liveness=answers(f"http://127.0.0.1:{settings.dagster_port}/server_info"),
         ),
         Service(
-            "airflow",
-            [str(bin_dir / "airflow"), "standalone"],
-            url=f"{airflow_url} (admin / admin)",
-            env={
-                **env,
-                "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
-                "AIRFLOW_HOME": str(settings.airflow_home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "airflow_dags"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__PARALLELISM": "4",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(airflow_paused),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _database(url, "airflow", "psycopg"),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": _database(
-                    url, "airflow", "psycopg_async"
-                ),
-                "AIRFLOW__API__PORT": str(settings.airflow_port),
-                "AIRFLOW__API__BASE_URL": airflow_url,
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            },
+            "dagster-daemon",
+            [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+            url="",
+            env=dagster_env,
+            stop_tier=0,
+            # The daemon's threads beat every 30 s.
+            liveness=heartbeat_fresh(_database(url, "dagster", "psycopg"), DAGSTER_HEARTBEAT, 150),
+        ),
+        Service(
+            "airflow-api-server",
+            [airflow, "api-server"],
+            url=f"http://127.0.0.1:{settings.airflow_port} (admin / admin)",
+            env=airflow_vars,
+            liveness=answers(f"http://127.0.0.1:{settings.airflow_port}/api/v2/monitor/health"),
+        ),
+        # Both beat every few seconds; after a database outage the scheduler can be left
+        # running but idle, which only its heartbeat shows.
+        Service(
+            "airflow-scheduler",
+            [airflow, "scheduler"],
+            url="",
+            env=airflow_vars,
+            stop_tier=0,
+            liveness=heartbeat_fresh(airflow_db, AIRFLOW_HEARTBEAT, 30, "SchedulerJob"),
+        ),
+        Service(
+            "airflow-dag-processor",
+            [airflow, "dag-processor"],
+            url="",
+            env=airflow_vars,
+            stop_tier=0,
+            liveness=heartbeat_fresh(airflow_db, AIRFLOW_HEARTBEAT, 30, "DagProcessorJob"),
         ),
     ]
+
+
+def restart_policy(settings: Settings) -> RestartPolicy:
+    return RestartPolicy(
+        first_delay=1.0,
+        max_delay=settings.restart_max_delay_seconds,
+        max_crashes=settings.restart_max_crashes,
+        window=settings.restart_window_seconds,
+    )
+
+
+def start_embedded_database(settings: Settings, supervisor: Supervisor) -> str:
+    """The embedded cluster as a supervised service (restarted if it dies); its URL.
+
+    A cluster left running by `creditops db start` is stopped first and started again
+    under the supervisor, on a port kept across restarts so that URLs stay valid.
+    """
+    cluster = embedded_cluster(settings)
+    cluster.stop()
+    port = cluster.choose_port()
+    service = supervisor.start(
+        Service(
+            "postgres",
+            cluster.server_command(port),
+            url=f"127.0.0.1:{port}",
+            user=cluster.server_user,
+            cwd=Path("/"),
+            stop_signal=signal.SIGINT,  # PostgreSQL's fast shutdown
+            stop_tier=2,
+        )
+    )
+    cluster.wait_until_ready(service.process)
+    for name in ("creditops", "dagster", "airflow"):
+        cluster.create_database(name)
+    return cluster.url()
 
 
 def run_platform(settings: Settings) -> int:
     """What `make run` does: everything up, URLs printed, Ctrl-C stops it all."""
     prepare_data_folders(settings)
-    url = bring_up_database(settings)
-    if not settings.database_url:
-        cluster = embedded_cluster(settings)
-        for name in ("dagster", "airflow"):
-            cluster.create_database(name)
-    print(f"PostgreSQL      {describe_url(url)}", flush=True)
-    artifact, trained = ensure_model(settings, url)
-    roc_auc = artifact.metadata["metrics"]["roc_auc"]
-    print(
-        f"model           {artifact.version} ({'trained now' if trained else 'existing'}, "
-        f"ROC AUC {roc_auc:.3f})",
-        flush=True,
-    )
-    split = prepare_raw_data(settings)
-    if split:
-        print(f"raw-data        {split} files split from the dataset into {settings.raw_data_dir}")
-    services = platform_services(settings, url)
-    for service in services:
-        print(f"{service.name:<15} {service.url}", flush=True)
-    print(
-        f"schedules run on: {settings.orchestrator} (CREDITOPS_ORCHESTRATOR); logs in "
-        f"{settings.data_root / 'logs'}. Press Ctrl-C to stop.",
-        flush=True,
-    )
-    cluster = None if settings.database_url else embedded_cluster(settings)
-    return supervise(
-        services, settings.data_root / "logs", on_stop=cluster.stop if cluster else None
-    )
+    with Supervisor(settings.logs_dir, restart_policy(settings)) as supervisor:
+        url = settings.database_url or start_embedded_database(settings, supervisor)
+        migrate(url)
+        check_database(engine_for(url))
+        print(f"PostgreSQL      {describe_url(url)}", flush=True)
+        artifact, trained = ensure_model(settings, url)
+        roc_auc = artifact.metadata["metrics"]["roc_auc"]
+        print(
+            f"model           {artifact.version} ({'trained now' if trained else 'existing'}, "
+            f"ROC AUC {roc_auc:.3f})",
+            flush=True,
+        )
+        split = prepare_raw_data(settings)
+        if split:
+            print(
+                f"raw-data        {split} files split from the dataset into {settings.raw_data_dir}"
+            )
+        services = platform_services(settings, url)
+        migrate_airflow(settings, airflow_env(settings, url))
+        for service in services:
+            supervisor.start(service)
+            if service.url:
+                print(f"{service.name:<21} {service.url}", flush=True)
+        print(
+            f"schedules run on: {settings.orchestrator} (CREDITOPS_ORCHESTRATOR); logs in "
+            f"{settings.logs_dir}; `creditops status` shows every service. "
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        return supervisor.run()

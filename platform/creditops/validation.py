@@ -15,7 +15,7 @@ import io
 import logging
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +24,8 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from . import data_docs
+from .data_errors import ERROR_KINDS
 from .features import (
     CROSS_COLUMN_RULES,
     FEATURE_NAMES,
@@ -43,14 +45,16 @@ DOCS_SITE = "reports"
 INDEX_LIMIT = 200  # validation pages listed on the index, newest first
 INDEX_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Data Docs: raw file validations</title>
-<style>body{{font-family:sans-serif;margin:2rem;color:#222}}table{{border-collapse:collapse}}
-td,th{{padding:.3rem 1rem;border-bottom:1px solid #ddd;text-align:left}}</style></head>
-<body><h1>Raw file validations</h1>
+<link rel="stylesheet" href="{bootstrap}"></head>
+<body><main class="container py-4"><h1 class="h3">Raw file validations</h1>
 <p>The expectation suite: <a href="expectations/applicants.html">applicants</a>.
-The newest {shown} validation reports ({total} files validated in all):</p>
-<table><tr><th>file</th><th>validated at (UTC)</th></tr>
+The newest {shown} validation reports ({total} files validated in all). Exact repeats of
+an earlier row in the same file are flagged <code>duplicate_row</code> (every repeat
+beyond the first), a copy of an earlier file under a new name <code>duplicate_file</code>.</p>
+<table class="table table-sm table-hover"><thead><tr><th>file</th><th>validated at (UTC)</th>
+</tr></thead><tbody>
 {rows}
-</table></body></html>
+</tbody></table></main></body></html>
 """
 
 
@@ -68,6 +72,7 @@ class ValidationReport:
     invalid_rows: np.ndarray  # one bool per data row
     issues: dict[tuple[str, str | None], int]  # (error kind, column) -> rows
     file_error: str | None = None
+    file_error_detail: str | None = None  # e.g. which file it is a copy of
     report_path: Path | None = None  # the Data Docs page of this validation
     row_problems: dict[int, list[str]] = field(default_factory=dict)  # row -> "kind: column"
 
@@ -91,6 +96,7 @@ class ValidationReport:
             "invalid_rows": [int(i) for i in self.invalid_rows.nonzero()[0]],
             "issues": [[kind, column, count] for (kind, column), count in self.issues.items()],
             "file_error": self.file_error,
+            "file_error_detail": self.file_error_detail,
             "report_path": str(self.report_path) if self.report_path else None,
             "row_problems": {str(row): problems for row, problems in self.row_problems.items()},
         }
@@ -105,6 +111,7 @@ class ValidationReport:
             invalid_rows=invalid,
             issues={(kind, column): count for kind, column, count in data["issues"]},
             file_error=data["file_error"],
+            file_error_detail=data.get("file_error_detail"),
             report_path=Path(data["report_path"]) if data["report_path"] else None,
             row_problems={int(row): p for row, p in data["row_problems"].items()},
         )
@@ -113,6 +120,8 @@ class ValidationReport:
 def criticality(report: ValidationReport) -> str:
     """high: the file is unusable or half its rows are invalid; medium: 10% or more;
     low: any problem; none: a clean file."""
+    if report.file_error == "duplicate_file":
+        return "medium"  # nothing is lost or wrong: the data came twice
     if report.file_error or any(kind == "missing_column" for kind, _ in report.issues):
         return "high"
     if report.n_rows == 0 or not report.issues:
@@ -124,19 +133,36 @@ def criticality(report: ValidationReport) -> str:
 
 
 class UnreadableFile(Exception):
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, detail: str | None = None) -> None:
         super().__init__(kind)
-        self.kind = kind
+        self.kind, self.detail = kind, detail
+
+
+DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _other_delimiter(header: str) -> str | None:
+    """The delimiter a header is separated by when it is not a comma."""
+    if "," in header:
+        return None
+    return next((d for d in DELIMITERS if header.count(d) >= 2), None)
 
 
 def read_raw_file(content: bytes) -> pd.DataFrame:
-    """The file's rows as text; raises UnreadableFile(empty_file | not_csv | header_only)."""
+    """The file's rows as text; raises UnreadableFile(empty_file | not_csv | wrong_delimiter |
+    header_only)."""
     if not content.strip():
         raise UnreadableFile("empty_file")
     try:
-        text = content.decode("utf-8")
+        text = content.decode("utf-8-sig")  # a byte order mark (Excel's CSV) is not data
         if "\x00" in text:
             raise UnicodeDecodeError("utf-8", content, 0, 1, "NUL byte")
+        delimiter = _other_delimiter(text.lstrip().splitlines()[0])
+        if delimiter is not None:
+            raise UnreadableFile(
+                "wrong_delimiter",
+                f"its columns are separated by {DELIMITERS[delimiter]} ({delimiter!r}), not commas",
+            )
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise UnreadableFile("not_csv") from exc
@@ -159,7 +185,20 @@ def checked_frame(frame: pd.DataFrame) -> pd.DataFrame:
             )
     present = [c for c in FEATURE_NAMES if c in frame.columns]
     checked[REPEATS] = frame[present].duplicated(keep="first").to_numpy() if present else False
+    for column in unexpected_columns(frame):  # seen by the suite, never used
+        checked[column] = frame[column].astype(object)
     return checked
+
+
+def unexpected_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns the feature spec does not declare: reported, then dropped."""
+    return [str(c) for c in frame.columns if c not in FEATURE_NAMES]
+
+
+def _checked_columns() -> list[str]:
+    """Every column `checked_frame` makes from a file with exactly the declared columns."""
+    numeric = [value_column(f.name) for f in FEATURES if isinstance(f, NumericFeature)]
+    return [ROW, *FEATURE_NAMES, *numeric, REPEATS]
 
 
 def _expectations():
@@ -217,6 +256,11 @@ def _expectations():
             f"{rule.left},{rule.right}",
         )
     yield ex.ExpectColumnValuesToBeInSet(column=REPEATS, value_set=[False]), "duplicate_row", None
+    yield (
+        ex.ExpectTableColumnsToMatchSet(column_set=_checked_columns(), exact_match=True),
+        "unexpected_column",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -274,17 +318,65 @@ def _validator(docs_dir: Path) -> _Validator:
         resource_identifiers=[ExpectationSuiteIdentifier(name=suite.name)],
         build_index=False,
     )
+    data_docs.vendor(docs_dir)
+    data_docs.localize(docs_dir / "expectations" / f"{suite.name}.html", docs_dir)
     return _Validator(context, checkpoint)
 
 
-def _build_page(docs_dir: Path, identifier) -> None:
-    """The validation's own page, and our index. GX's index is not built: it reads every
-    earlier result (seconds once there are thousands) and deletes the pages of results its
-    context does not know, which, in a new process per run, is all of them."""
+def _shown(value) -> str:
+    """An unexpected value as a person reads it: `-33` not `-33.0`, `(empty)` not None."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "(empty)"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _extra_columns(outcome) -> list[str]:
+    """The unexpected columns a failed column-set expectation found (not the missing ones)."""
+    return (outcome.result or {}).get("details", {}).get("mismatched", {}).get("unexpected", [])
+
+
+def _failures(result) -> list[dict]:
+    """Each failed expectation as the page's summary shows it."""
+    failures = []
+    for outcome in result.results:
+        if outcome.success:
+            continue
+        kind = outcome.expectation_config.meta["error_kind"]
+        details = outcome.result or {}
+        examples = details.get("partial_unexpected_list") or []
+        if kind == "unexpected_column":
+            examples = _extra_columns(outcome)
+            if not examples:
+                continue  # only missing columns: their own expectations say so
+        failures.append(
+            {
+                "kind": kind,
+                "column": outcome.expectation_config.meta["reported_as"],
+                "rows": details.get("unexpected_count"),
+                "examples": list(dict.fromkeys(map(_shown, examples)))[:8],
+                "meaning": ERROR_KINDS[kind].description,
+            }
+        )
+    return sorted(failures, key=lambda f: -(f["rows"] or 0))
+
+
+def _build_page(docs_dir: Path, identifier, file_name: str, failures: list[dict]) -> Path | None:
+    """The validation's own page (offline assets, what failed at the top), and our index.
+
+    GX's index is not built: it reads every earlier result (seconds once there are
+    thousands) and deletes the pages of results its context does not know, which, in a
+    new process per run, is all of them."""
     _validator(docs_dir).context.build_data_docs(
         site_names=[DOCS_SITE], resource_identifiers=[identifier], build_index=False
     )
+    page = _docs_page(identifier, docs_dir)
+    if page is not None:
+        data_docs.localize(page, docs_dir)
+        data_docs.add_failure_summary(page, file_name, failures)
     write_docs_index(docs_dir)
+    return page
 
 
 def _run_time(folder: str) -> str:
@@ -317,7 +409,12 @@ def write_docs_index(docs_dir: Path, limit: int = INDEX_LIMIT) -> Path:
     total = len(folders)
     index = docs_dir / "index.html"
     partial = index.with_name(f".index.{os.getpid()}.html")
-    partial.write_text(INDEX_PAGE.format(shown=min(limit, len(pages)), total=total, rows=rows))
+    bootstrap = data_docs.vendored(
+        "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css"
+    )
+    partial.write_text(
+        INDEX_PAGE.format(bootstrap=bootstrap, shown=min(limit, len(pages)), total=total, rows=rows)
+    )
     partial.replace(index)  # atomic: runs may write it at the same time
     return index
 
@@ -334,21 +431,31 @@ def validate(content: bytes, file_name: str, docs_dir: Path) -> ValidationReport
 
     try:
         frame = read_raw_file(content)
-        file_error = None
+        file_error = detail = None
     except UnreadableFile as unreadable:
-        frame, file_error = pd.DataFrame(), unreadable.kind
+        frame, file_error, detail = pd.DataFrame(), unreadable.kind, unreadable.detail
     checked = checked_frame(frame)
     run = _validator(docs_dir).checkpoint.run(
         batch_parameters={"dataframe": checked}, run_id=RunIdentifier(run_name=file_name)
     )
     ((identifier, result),) = run.run_results.items()
-    _build_page(docs_dir, identifier)
+    failures = _failures(result)
+    if file_error:  # the file could not be read: that is the one problem to show
+        meaning = ERROR_KINDS[file_error].description
+        failures = [dict(kind=file_error, column=None, rows=None, examples=[], meaning=meaning)]
+        if detail:
+            failures[0]["meaning"] += f" This file: {detail}."
+    page = _build_page(docs_dir, identifier, file_name, failures)
     problems: dict[tuple[str, str | None], set[int]] = {}
+    notes: dict[tuple[str, str | None], int] = {}
     for outcome in result.results:
         if outcome.success:
             continue
         kind = outcome.expectation_config.meta["error_kind"]
         column = outcome.expectation_config.meta["reported_as"]
+        if kind == "unexpected_column":  # the rows stay valid; the column is dropped
+            notes |= {(kind, name): len(frame) for name in _extra_columns(outcome)}
+            continue
         if kind == "missing_column":
             problems[(kind, column)] = set(range(len(frame)))
         rows = outcome.result.get("unexpected_index_list") or []
@@ -365,7 +472,7 @@ def validate(content: bytes, file_name: str, docs_dir: Path) -> ValidationReport
         invalid[list(rows)] = True
         for row in rows:
             row_problems.setdefault(row, []).append(f"{kind}: {column}" if column else kind)
-    issues = {key: len(rows) for key, rows in problems.items()}
+    issues = {key: len(rows) for key, rows in problems.items()} | notes
     if file_error:
         issues = {(file_error, None): 1}
     return ValidationReport(
@@ -374,8 +481,22 @@ def validate(content: bytes, file_name: str, docs_dir: Path) -> ValidationReport
         invalid_rows=invalid,
         issues=issues,
         file_error=file_error,
-        report_path=_docs_page(identifier, docs_dir),
+        file_error_detail=detail,
+        report_path=page,
         row_problems=row_problems,
+    )
+
+
+def mark_duplicate(report: ValidationReport, original: str) -> ValidationReport:
+    """The report of a file whose content was ingested before as `original`: every row is
+    set aside, so that the same applicants are never predicted twice."""
+    return replace(
+        report,
+        invalid_rows=np.ones(report.n_rows, dtype=bool),
+        issues={("duplicate_file", None): report.n_rows},
+        file_error="duplicate_file",
+        file_error_detail=f"the same content as {original}, ingested before",
+        row_problems={},
     )
 
 

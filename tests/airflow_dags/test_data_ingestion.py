@@ -42,6 +42,7 @@ def test_airflow_dags_test_ingests_a_file(airflow_env, tmp_path, database_url, e
         "data_ingestion",
         DATABASE_URL=database_url,
         CREDITOPS_DATA_ROOT=str(data_root),
+        CREDITOPS_RAW_FILE_SETTLE_SECONDS="0",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "state=success" in result.stdout + result.stderr

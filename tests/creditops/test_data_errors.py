@@ -34,8 +34,9 @@ def differing_cells(before: pd.DataFrame, after: pd.DataFrame) -> set[tuple[int,
     }
 
 
-def test_there_are_at_least_nine_kinds_plus_three_file_kinds():
-    assert len(FRAME_KINDS) >= 9 and set(FILE_KINDS) == {"empty_file", "header_only", "not_csv"}
+def test_there_are_at_least_nine_kinds_plus_four_file_kinds():
+    assert len(FRAME_KINDS) >= 9
+    assert set(FILE_KINDS) == {"empty_file", "header_only", "not_csv", "wrong_delimiter"}
     assert all(kind.description for kind in ERROR_KINDS.values())
 
 
@@ -135,6 +136,9 @@ def test_file_kinds_write_the_broken_file_they_name(tmp_path, clean, kind):
         assert content == b""
     elif kind == "header_only":
         assert content.decode().strip().split(",") == list(clean.columns)
+    elif kind == "wrong_delimiter":
+        header, *rows = content.decode().splitlines()
+        assert header.split(";") == list(clean.columns) and len(rows) == len(clean)
     else:
         with pytest.raises(UnicodeDecodeError):
             content.decode("utf-8")

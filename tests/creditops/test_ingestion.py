@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from creditops import validation
 from creditops.alerts import AlertNotDelivered
-from creditops.data_errors import FILE_KINDS, FRAME_KINDS, inject
+from creditops.data_errors import ERROR_KINDS, FILE_KINDS, FRAME_KINDS, inject
 from creditops.db import data_quality_issues, ingestion_runs
 from creditops.errors import DatabaseUnavailable
 from creditops.pipeline import (
@@ -29,19 +29,6 @@ from creditops.settings import Settings
 from creditops.splitting import read_raw, split_dataset, write_atomically
 
 from ..conftest import DATASET
-
-
-@pytest.fixture
-def ingest_settings(tmp_path, database_url, engine, teams, static_server) -> Settings:
-    root = tmp_path / "data"
-    (root / "reports").mkdir(parents=True)
-    return Settings(
-        data_root=root,
-        dataset_path=DATASET,
-        database_url=database_url,
-        teams_webhook_url=teams.url,
-        reports_url=static_server(root / "reports"),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +70,11 @@ def test_statistics_match_what_was_injected(ingest_settings, engine, clean, kind
     assert stored_issues(engine) == expected_issues(corruption)
     with engine.connect() as conn:
         run = conn.execute(select(ingestion_runs)).mappings().one()
-    injected_rows = {r for e in corruption.errors for r in e.rows}
+    invalidated = {
+        r for e in corruption.errors if ERROR_KINDS[e.kind].invalidates_rows for r in e.rows
+    }
     assert run["n_rows"] == len(corruption.frame)
-    assert run["n_invalid_rows"] == (0 if kind in FILE_KINDS else len(injected_rows))
+    assert run["n_invalid_rows"] == (0 if kind in FILE_KINDS else len(invalidated))
     assert run["criticality"] != "none" and run["orchestrator"] == "cli"
     assert outcome["alert"] == "sent to Teams"
 
@@ -235,6 +224,7 @@ def test_two_orchestrators_at_once_process_every_file_exactly_once(ingest_settin
         "database_url": ingest_settings.database_url,
         "teams_webhook_url": ingest_settings.teams_webhook_url.get_secret_value(),
         "reports_url": ingest_settings.reports_url,
+        "raw_file_settle_seconds": 0,
     }
     context = multiprocessing.get_context("spawn")
     with context.Pool(2) as pool:
@@ -243,7 +233,104 @@ def test_two_orchestrators_at_once_process_every_file_exactly_once(ingest_settin
     with engine.connect() as conn:
         names = conn.execute(select(ingestion_runs.c.file_name)).scalars().all()
     assert sorted(names) == sorted(f.path.name for f in files)
-    good = sum(len(read_raw(p)) for p in ingest_settings.good_data_dir.glob("*.csv"))
-    bad = sum(len(read_raw(p)) for p in ingest_settings.bad_data_dir.glob("*.csv"))
-    readable = sum(f.rows for f in files if not any(e.kind in FILE_KINDS for e in f.errors))
-    assert good + bad >= readable and not list(ingest_settings.raw_data_dir.iterdir())
+    readable = [f for f in files if not any(e.kind in FILE_KINDS for e in f.errors)]
+    for f in readable:  # every row once, in good_data/ or bad_data/
+        parts = (
+            ingest_settings.good_data_dir / f.path.name,
+            ingest_settings.bad_data_dir / f.path.name,
+        )
+        assert sum(len(read_raw(p)) for p in parts if p.exists()) == f.rows
+    assert not list(ingest_settings.raw_data_dir.iterdir())
+
+
+def test_a_file_still_being_written_is_left_until_it_settles(ingest_settings, clean):
+    waiting = ingest_settings.model_copy(update={"raw_file_settle_seconds": 30})
+    path = raw_file(ingest_settings, inject(clean, [], seed=1))
+    assert ingest_one_file(waiting) is None and path.exists()  # changed just now
+    settled = path.stat().st_mtime - 60
+    os.utime(path, (settled, settled))
+    assert ingest_one_file(waiting)["good"] is not None
+
+
+def test_a_file_with_a_byte_order_mark_and_windows_line_endings_is_clean(ingest_settings, clean):
+    text = clean.to_csv(index=False, lineterminator="\r\n")
+    path = ingest_settings.raw_data_dir / "from excel.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    outcome = ingest_one_file(ingest_settings)
+    assert outcome["report"]["issues"] == [] and outcome["bad"] is None
+    assert len(read_raw(Path(outcome["good"]))) == len(clean)
+
+
+def test_a_name_with_spaces_and_accents_gets_a_report_link_that_opens(
+    ingest_settings, teams, clean
+):
+    raw_file(ingest_settings, inject(clean, ["missing_value"], seed=5), "agence Créteil 01 #2.csv")
+    outcome = ingest_one_file(ingest_settings)
+    assert Path(outcome["bad"]).name == "agence Créteil 01 #2.csv"
+    (message,) = teams.received
+    (action,) = message["attachments"][0]["content"]["actions"]
+    assert " " not in action["url"] and "#" not in action["url"]
+    page = httpx.get(action["url"])
+    assert page.status_code == 200 and "Expectation" in page.text
+
+
+def test_a_copy_under_a_new_name_is_reported_and_set_aside_whole(
+    ingest_settings, engine, teams, clean
+):
+    corruption = inject(clean, ["missing_value"], seed=6)
+    raw_file(ingest_settings, corruption, "branch-7.csv")
+    first = ingest_one_file(ingest_settings)
+    delivered = raw_file(ingest_settings, corruption, "branch-7 (copy).csv").read_bytes()
+    copy = ingest_one_file(ingest_settings)
+    assert copy["good"] is None  # never predicted twice
+    assert Path(copy["bad"]).read_bytes() == delivered  # kept as it came
+    assert len(read_raw(Path(copy["bad"]))) == len(clean)
+    with engine.connect() as conn:
+        runs = {r["file_name"]: r for r in conn.execute(select(ingestion_runs)).mappings()}
+    duplicate = runs["branch-7 (copy).csv"]
+    assert duplicate["file_error"] == "duplicate_file" and duplicate["criticality"] == "medium"
+    assert duplicate["n_invalid_rows"] == duplicate["n_rows"] == len(clean)
+    assert runs["branch-7.csv"]["file_error"] is None and first["good"] is not None
+    card = json.dumps(teams.received[-1]["attachments"][0]["content"]["body"])
+    assert "duplicate_file" in card and "the same content as branch-7.csv" in card
+    # The original itself, delivered again under its own name, is a rerun, not a copy.
+    raw_file(ingest_settings, corruption, "branch-7.csv")
+    again = ingest_one_file(ingest_settings)
+    assert again["report"]["file_error"] is None and again["good"] == first["good"]
+
+
+def test_a_semicolon_separated_file_is_a_wrong_delimiter_said_in_words(
+    ingest_settings, engine, teams, clean
+):
+    raw_file(ingest_settings, inject(clean, ["wrong_delimiter"], seed=1), "excel-fr.csv")
+    outcome = ingest_one_file(ingest_settings)
+    report = outcome["report"]
+    assert report["file_error"] == "wrong_delimiter" and report["issues"] == [
+        ["wrong_delimiter", None, 1]
+    ]
+    assert "separated by semicolons (';'), not commas" in report["file_error_detail"]
+    card = json.dumps(teams.received[0]["attachments"][0]["content"]["body"])
+    assert "HIGH" in card and "separated by semicolons" in card
+    assert "missing_column" not in card  # not reported as 13 missing columns
+    page = Path(report["report_path"]).read_text()
+    assert "What failed in excel-fr.csv" in page and "separated by semicolons" in page
+
+
+def test_an_unknown_column_is_reported_low_and_dropped_and_the_rows_stay_valid(
+    ingest_settings, engine, teams, clean
+):
+    corruption = inject(clean, ["unexpected_column"], seed=1)
+    raw_file(ingest_settings, corruption, "with-comments.csv")
+    outcome = ingest_one_file(ingest_settings)
+    assert stored_issues(engine) == {("unexpected_column", "Branch_comment"): len(clean)}
+    with engine.connect() as conn:
+        run = conn.execute(select(ingestion_runs)).mappings().one()
+    assert run["criticality"] == "low" and run["n_invalid_rows"] == 0
+    good = read_raw(Path(outcome["good"]))
+    assert len(good) == len(clean) and "Branch_comment" not in good.columns  # predicted without it
+    assert outcome["bad"] is None
+    card = json.dumps(teams.received[0]["attachments"][0]["content"]["body"])
+    assert "unexpected_column: Branch_comment (dropped; the rows stay valid)" in card
+    page = Path(outcome["report"]["report_path"]).read_text()
+    assert "Branch_comment" in page.split("What failed in", 1)[1][:3000]

@@ -25,6 +25,7 @@ def platform_env(monkeypatch, tmp_path, database_url, engine):
     """Settings come from the environment, as in a Dagster run process."""
     monkeypatch.setenv("CREDITOPS_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CREDITOPS_RAW_FILE_SETTLE_SECONDS", "0")
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

@@ -81,7 +81,10 @@ def test_the_datasource_keeps_its_password_secure():
 def realistic_data(tmp_path, database_url, engine, recorded_model):
     """A few ingested files (real validation) and predictions from both sources."""
     settings = Settings(
-        data_root=tmp_path / "data", dataset_path=DATASET, database_url=database_url
+        data_root=tmp_path / "data",
+        dataset_path=DATASET,
+        database_url=database_url,
+        raw_file_settle_seconds=0,
     )
     split_dataset(DATASET, settings.raw_data_dir, 40, error_share=0.5, seed=3)
     for _ in range(4):

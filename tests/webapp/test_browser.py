@@ -8,11 +8,15 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pandas as pd
 import pytest
 
+from creditops.data_errors import inject
+from creditops.pipeline import ingest_one_file
+from creditops.splitting import write_atomically
 from creditops.stack import webapp_command
 
 from ..conftest import DATASET
@@ -51,6 +55,8 @@ def webapp(model_service, tmp_path):
 
 @pytest.fixture
 def browser_page(tmp_path):
+    """A Chromium page that may only reach 127.0.0.1: anything else is refused and
+    recorded in `page.left_the_machine`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -66,6 +72,16 @@ def browser_page(tmp_path):
             ],
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.left_the_machine = []
+
+        def only_local(route):
+            if urlsplit(route.request.url).hostname == "127.0.0.1":
+                route.continue_()
+            else:
+                page.left_the_machine.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_local)
         yield page
         browser.close()
 
@@ -106,3 +122,52 @@ def test_predict_by_form_and_upload_then_find_them_in_past_predictions(
     expect(page.get_by_text("Share predicted bad, %")).to_be_visible()
     expect(page.locator("[data-testid=stVegaLiteChart] svg.marks").first).to_be_visible()
     page.screenshot(path=str(shots / "monitoring.png"), full_page=True)
+
+    page.get_by_role("link", name="Model").click()
+    expect(page.get_by_text("ROC AUC").first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(shots / "model.png"), full_page=True)
+    assert page.left_the_machine == []
+
+
+def computed(page, selector: str, css_property: str) -> str:
+    return page.eval_on_selector(
+        selector, f"e => getComputedStyle(e).getPropertyValue('{css_property}')"
+    )
+
+
+def test_the_report_an_alert_links_is_styled_and_loads_nothing_from_outside(
+    ingest_settings, teams, browser_page, tmp_path
+):
+    from playwright.sync_api import expect
+
+    frame = pd.read_csv(DATASET).drop(columns="Status").head(80)
+    raw = ingest_settings.raw_data_dir / "branch 12.csv"
+    raw.parent.mkdir(parents=True)
+    write_atomically(raw, inject(frame, ["out_of_range", "missing_value"], seed=4))
+    ingest_one_file(ingest_settings)
+    (message,) = teams.received
+    (action,) = message["attachments"][0]["content"]["actions"]
+
+    page, failed = browser_page, []
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+    page.goto(action["url"], wait_until="networkidle")
+    # Bootstrap's stylesheet applied (its navbar is a flexbox, its danger alert pink),
+    # the scripts ran (jQuery, vega), Font Awesome's font loaded: not only 200s.
+    assert computed(page, "nav.navbar", "display") == "flex"
+    summary = page.locator(".alert-danger").first
+    expect(summary).to_contain_text("out_of_range")
+    expect(summary).to_contain_text("missing_value")
+    assert computed(page, ".alert-danger", "background-color") == "rgb(248, 215, 218)"
+    assert page.evaluate("typeof window.jQuery === 'function' && typeof window.vega === 'object'")
+    font = "document.fonts.load('900 16px \"Font Awesome 6 Free\"').then(f => f.length)"
+    assert page.evaluate(font) > 0
+    assert (
+        page.evaluate("document.querySelector('img[alt=\"Great Expectations\"]').naturalWidth") > 0
+    )
+    page.screenshot(path=str(screenshots_dir(tmp_path) / "data_docs_report.png"))
+
+    page.goto(f"{ingest_settings.reports_base_url}/data-docs/index.html", wait_until="networkidle")
+    expect(page.get_by_role("link", name="branch 12.csv")).to_be_visible()
+    assert computed(page, "table", "border-collapse") == "collapse"
+    assert computed(page, "body", "font-family").startswith("-apple-system")  # bootstrap's
+    assert page.left_the_machine == [] and failed == []

@@ -4,9 +4,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from creditops.palette import HEX
 from webapp.client import ModelService, ServiceProblem
-
-COLOURS = {"green": "#12b76a", "orange": "#f79009", "red": "#f04438", "grey": "#98a2b3"}
 
 st.title("Monitoring")
 service = ModelService()
@@ -22,12 +21,20 @@ if st.button("Refresh"):
 
 def colour(steps: list[dict], value) -> str:
     if value is None:
-        return COLOURS["grey"]
+        return HEX["grey"]
     chosen = steps[0]["color"]
     for step in steps[1:]:
         if value >= step["value"]:
             chosen = step["color"]
-    return COLOURS[chosen]
+    return HEX[chosen]
+
+
+def shown(panel: dict, value) -> str:
+    """Counts as integers with thousands separators, the rest with one decimal."""
+    if value is None:
+        return "no data"
+    decimals = 1 if panel["decimals"] is None else panel["decimals"]
+    return f"{value:,.{decimals}f}" + ("%" if panel["unit"] == "percent" else "")
 
 
 def draw(panel: dict, rows: list[dict]) -> None:
@@ -37,20 +44,20 @@ def draw(panel: dict, rows: list[dict]) -> None:
         return
     frame = pd.DataFrame(rows)
     steps = panel["thresholds"]
+    meaning = panel["colours"]  # colours by meaning (criticality), else by threshold
     if panel["kind"] == "stat":
         value = frame["value"].iloc[0]
-        shown = (
-            "no data"
-            if value is None
-            else f"{value:.1f}" + ("%" if panel["unit"] == "percent" else "")
-        )
         st.markdown(
             f"<div style='background:{colour(steps, value)};color:white;padding:1.2rem;"
-            f"border-radius:6px;font-size:2rem;text-align:center'>{shown}</div>",
+            f"border-radius:6px;font-size:2rem;text-align:center'>{shown(panel, value)}</div>",
             unsafe_allow_html=True,
         )
     elif panel["kind"] == "bargauge":
-        frame["colour"] = [colour(steps, v) for v in frame["value"]]
+        frame["colour"] = [
+            HEX[meaning[m]] if meaning else colour(steps, v)
+            for m, v in zip(frame["metric"], frame["value"], strict=True)
+        ]
+        frame["shown"] = [shown(panel, v) for v in frame["value"]]
         chart = (
             alt.Chart(frame)
             .mark_bar()
@@ -58,7 +65,7 @@ def draw(panel: dict, rows: list[dict]) -> None:
                 x=alt.X("value:Q", title=None),
                 y=alt.Y("metric:N", title=None, sort=None),
                 color=alt.Color("colour:N", scale=None),
-                tooltip=["metric", "value"],
+                tooltip=[alt.Tooltip("metric:N"), alt.Tooltip("shown:N", title="value")],
             )
         )
         st.altair_chart(chart.properties(height=180), width="stretch")
@@ -86,11 +93,17 @@ def draw(panel: dict, rows: list[dict]) -> None:
         chart = line + rules if rules is not None else line
         st.altair_chart(chart.properties(height=180), width="stretch")
     else:
-        frame["status"] = [colour(steps, v) for v in frame["value"]]
-        st.dataframe(
-            frame.style.apply(lambda c: [f"background-color: {v}" for v in c], subset=["status"]),
-            hide_index=True,
-        )
+        if not meaning:
+            frame["status"] = [colour(steps, v) for v in frame["value"]]
+        styled = frame.style.format({"value": lambda v: shown(panel, v)}, na_rep="-")
+        if meaning:
+            styled = styled.map(
+                lambda v: f"background-color: {HEX[meaning[v]]}; color: white",
+                subset=[panel["coloured_by"]],
+            )
+        else:
+            styled = styled.map(lambda v: f"background-color: {v}", subset=["status"])
+        st.dataframe(styled, hide_index=True)
 
 
 try:

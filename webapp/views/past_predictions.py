@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from creditops.palette import HEX, PREDICTION_COLOURS
 from webapp.client import ModelService, ServiceProblem
 from webapp.tables import predictions_frame, show_predictions
 
@@ -63,7 +64,10 @@ if summary:
             y=alt.Y("count:Q", title="predictions"),
             color=alt.Color(
                 "prediction:N",
-                scale=alt.Scale(domain=["good", "bad"], range=["#12b76a", "#f04438"]),
+                scale=alt.Scale(
+                    domain=list(PREDICTION_COLOURS),
+                    range=[HEX[c] for c in PREDICTION_COLOURS.values()],
+                ),
             ),
             tooltip=["bucket:T", "prediction:N", "count:Q"],
         )
