@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from . import data_docs
 from .db import check_database, describe_url, embedded_cluster, engine_for, migrate
 from .errors import ConfigurationError, ModelUnavailable
 from .model import ModelArtifact, load_artifact, record_model_version
@@ -303,21 +304,19 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
         ),
         # Both beat every few seconds; after a database outage the scheduler can be left
         # running but idle, which only its heartbeat shows.
-        Service(
-            "airflow-scheduler",
-            [airflow, "scheduler"],
-            url="",
-            env=airflow_vars,
-            stop_tier=0,
-            liveness=heartbeat_fresh(airflow_db, AIRFLOW_HEARTBEAT, 30, "SchedulerJob"),
-        ),
-        Service(
-            "airflow-dag-processor",
-            [airflow, "dag-processor"],
-            url="",
-            env=airflow_vars,
-            stop_tier=0,
-            liveness=heartbeat_fresh(airflow_db, AIRFLOW_HEARTBEAT, 30, "DagProcessorJob"),
+        *(
+            Service(
+                f"airflow-{command}",
+                [airflow, command],
+                url="",
+                env=airflow_vars,
+                stop_tier=0,
+                liveness=heartbeat_fresh(airflow_db, AIRFLOW_HEARTBEAT, 30, job_type),
+            )
+            for command, job_type in (
+                ("scheduler", "SchedulerJob"),
+                ("dag-processor", "DagProcessorJob"),
+            )
         ),
     ]
 
@@ -360,6 +359,7 @@ def start_embedded_database(settings: Settings, supervisor: Supervisor) -> str:
 def run_platform(settings: Settings) -> int:
     """What `make run` does: everything up, URLs printed, Ctrl-C stops it all."""
     prepare_data_folders(settings)
+    data_docs.vendor(settings.docs_dir)  # a missing install says so now, not at the first file
     with Supervisor(settings.logs_dir, restart_policy(settings)) as supervisor:
         url = settings.database_url or start_embedded_database(settings, supervisor)
         migrate(url)

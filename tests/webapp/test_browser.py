@@ -109,6 +109,7 @@ def test_predict_by_form_and_upload_then_find_them_in_past_predictions(
     page.locator("input[type=file]").set_input_files(str(csv))
     page.get_by_role("button", name="Predict the file").click()
     expect(page.get_by_text("25 prediction(s) made")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     page.screenshot(path=str(shots / "predict.png"), full_page=True)
 
     page.get_by_role("link", name="Past predictions").click()
