@@ -15,7 +15,11 @@ from creditops.settings import Settings, get_settings
 from .deps import ServingState
 from .limits import BodySizeLimitMiddleware
 from .observability import MetricsMiddleware
-from .routes import monitoring, predictions, service
+from .routes import monitoring, outcomes, predictions, service
+from .schemas import InvalidRows
+
+# The list fields of request bodies whose items are rows.
+BATCHES = ("applicants", "outcomes")
 
 
 def _describe_error(error: dict) -> dict:
@@ -24,7 +28,7 @@ def _describe_error(error: dict) -> dict:
     if location and location[0] in ("body", "query", "header", "path"):
         location = location[1:]
     row = None
-    if len(location) >= 2 and location[0] == "applicants" and isinstance(location[1], int):
+    if len(location) >= 2 and location[0] in BATCHES and isinstance(location[1], int):
         row, location = location[1], location[2:]
     field = ".".join(str(part) for part in location) or None
     message = error["msg"]
@@ -45,9 +49,16 @@ def _summary(errors: list[dict]) -> str:
     return f"{len(errors)} invalid value(s): {shown}{more}"
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [_describe_error(e) for e in exc.errors()]
+def _unprocessable(errors: list[dict]) -> JSONResponse:
     return JSONResponse({"detail": _summary(errors), "errors": errors}, status_code=422)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return _unprocessable([_describe_error(e) for e in exc.errors()])
+
+
+async def _invalid_rows(request: Request, exc: InvalidRows) -> JSONResponse:
+    return _unprocessable(exc.errors)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -57,8 +68,7 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 async def _invalid_cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
-    error = {"row": None, "field": "cursor", "message": str(exc)}
-    return JSONResponse({"detail": _summary([error]), "errors": [error]}, status_code=422)
+    return _unprocessable([{"row": None, "field": "cursor", "message": str(exc)}])
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -84,10 +94,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.serving = state
     app.include_router(predictions.router)
     app.include_router(service.router)
+    app.include_router(outcomes.router)
     app.include_router(monitoring.router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
+    app.add_exception_handler(InvalidRows, _invalid_rows)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=state.settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

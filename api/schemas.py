@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from creditops.features import CLASSES, EXAMPLE_APPLICANT
-from creditops.schemas import Applicant
+from creditops.schemas import Applicant, Features, Outcome
 
 Source = Literal["webapp", "scheduled"]
-
-
-def _iso_8601(value: object) -> object:
-    # pydantic would read "1700000000" as a Unix time; the API speaks ISO 8601 only.
-    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("expected an ISO 8601 date or date-time, e.g. 2026-11-23T08:00:00Z")
-    return value
-
-
-IsoDatetime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 class PredictRequest(BaseModel):
@@ -48,10 +37,13 @@ class PredictRequest(BaseModel):
 
 
 class Prediction(BaseModel):
+    application_id: str | None = Field(
+        description="The caller's id, or the one the service made; null for old rows."
+    )
     prediction: Literal[CLASSES]  # type: ignore[valid-type]
     probability_bad: float = Field(ge=0, le=1)
     model_version: str
-    features: Applicant  # type: ignore[valid-type]
+    features: Features  # type: ignore[valid-type]
 
 
 class PredictResponse(BaseModel):
@@ -104,6 +96,70 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     detail: str
     errors: list[ErrorDetail] = []
+
+
+class InvalidRows(Exception):
+    """Rows that validate alone but not together (or not against the database): a 422."""
+
+    def __init__(self, errors: list[dict]) -> None:
+        super().__init__(f"{len(errors)} invalid row(s)")
+        self.errors = errors
+
+
+class OutcomesRequest(BaseModel):
+    """Outcomes pushed by another system; the same id again is idempotent."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcomes": [
+                        {
+                            "application_id": "A000042",
+                            "status": "bad",
+                            "decided_at": "2026-11-20T09:30:00Z",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    outcomes: list[Outcome] = Field(min_length=1)
+
+
+class OutcomesSaved(BaseModel):
+    saved: int = Field(description="Outcomes of applications that had none.")
+    corrected: int = Field(description="Outcomes that replaced a different earlier one.")
+    unchanged: int = Field(description="Repeats of what was known: nothing changed.")
+
+
+class PerformanceRow(BaseModel):
+    model_version: str
+    n_predictions: int
+    n_labelled: int = Field(description="Predictions whose outcome came back.")
+    roc_auc: float | None = Field(description="Null until both classes came back.")
+    precision_bad: float | None
+    recall_bad: float | None
+    brier: float | None = Field(description="Mean squared error of probability_bad.")
+    approval_rate: float | None = Field(description="Share predicted good.")
+    awaiting_share: float = Field(description="Share of predictions still without outcome.")
+
+
+class PerformanceBucket(PerformanceRow):
+    bucket: datetime = Field(description="Start of the bucket of prediction time (UTC).")
+
+
+class LivePerformance(BaseModel):
+    start: datetime
+    end: datetime
+    bucket: str
+    totals: list[PerformanceRow] = Field(description="Per model version over the window.")
+    buckets: list[PerformanceBucket]
+    held_out_roc_auc: dict[str, float] = Field(
+        description="Each version's ROC AUC on the held-out data when it was trained."
+    )
 
 
 class SummaryBucket(BaseModel):

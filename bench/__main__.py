@@ -7,10 +7,15 @@ import platform
 import sys
 import time
 
-from . import api, ingestion, monitoring
+from . import api, ingestion, monitoring, outcomes
 from .harness import environment
 
-SUITES = {"api": api.run, "ingestion": ingestion.run, "monitoring": monitoring.run}
+SUITES = {
+    "api": api.run,
+    "ingestion": ingestion.run,
+    "monitoring": monitoring.run,
+    "outcomes": outcomes.run,
+}
 
 
 def main(names: list[str]) -> None:

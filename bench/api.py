@@ -109,11 +109,11 @@ def fill_history(env: Environment) -> None:
         conn.execute(
             text(
                 f"""
-                INSERT INTO predictions (predicted_at, source, source_file, batch_id,
-                    model_version, prediction, probability_bad, {features})
+                INSERT INTO predictions (predicted_at, source, source_file, application_id,
+                    batch_id, model_version, prediction, probability_bad, {features})
                 SELECT now() - (i * interval '{HISTORY_DAYS} days') / :n,
                     CASE WHEN i % 3 = 0 THEN 'webapp' ELSE 'scheduled' END,
-                    NULL, gen_random_uuid(), :version,
+                    NULL, 'h' || i, gen_random_uuid(), :version,
                     CASE WHEN i % 4 = 0 THEN 'bad' ELSE 'good' END, (i % 100) / 100.0,
                     i % 30, 'rent', 48, 18 + i % 60, 'married', 'no', 'fixed', 60,
                     150.0, 3000.0, 0.0, 1000, 1500

@@ -48,6 +48,8 @@ def platform_env(data_root: Path, teams_url: str, raw_files: int) -> dict[str, s
         "CREDITOPS_INGESTION_INTERVAL_SECONDS": "2",
         "CREDITOPS_PREDICTION_INTERVAL_SECONDS": "5",
         "CREDITOPS_DRIFT_INTERVAL_MINUTES": "1",
+        "CREDITOPS_OUTCOME_DELAY_SECONDS": "5",
+        "CREDITOPS_OUTCOME_INTERVAL_SECONDS": "2",
         "CREDITOPS_TEAMS_WEBHOOK_URL": teams_url,
         # Both orchestrators drive the same folders at once (`make run` unpauses
         # Dagster only): every file must still be processed exactly once.

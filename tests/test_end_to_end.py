@@ -3,7 +3,8 @@
 From an empty data root with the schedules sped up by configuration and both
 orchestrators on: every service answers; the ingestion jobs take every raw
 file once (statistics, alerts to a Teams stand-in, good and bad rows apart),
-the prediction jobs predict every good file exactly once, drift is computed;
+the prediction jobs predict every good file exactly once, drift is computed,
+the outcomes come back and live performance appears;
 Ctrl-C leaves no process behind; a second start resumes on the same data and
 redoes nothing.
 """
@@ -18,12 +19,18 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from creditops.db import drift_metrics, ingestion_runs, prediction_files, predictions
+from creditops.db import (
+    drift_metrics,
+    ingestion_runs,
+    outcome_ingestion_runs,
+    prediction_files,
+    predictions,
+)
 from creditops.embedded_postgres import EmbeddedPostgres
 from creditops.features import FEATURE_NAMES
 from creditops.settings import Settings
 
-from .conftest import server_reachable_dir
+from .conftest import DATASET, server_reachable_dir
 from .live_stack import (
     SERVICES,
     all_answer,
@@ -115,6 +122,26 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
         scheduled = all_pages(api, "scheduled")
         per_file = pd.Series([item["source_file"] for item in scheduled]).value_counts()
         assert per_file.to_dict() == good_files
+
+        # Outcomes: released once their file was predicted, each file ingested once;
+        # every scheduled prediction gets its outcome, the rest are orphans, counted.
+        def outcome_runs() -> list:
+            with engine.connect() as conn:
+                runs = conn.execute(select(outcome_ingestion_runs)).mappings().all()
+            return runs if len(runs) == RAW_FILES else []
+
+        ingested_outcomes = wait_for("every outcome file ingested", outcome_runs, process, 120)
+        assert sum(r["n_rows"] for r in ingested_outcomes) == len(pd.read_csv(DATASET))
+        assert sum(r["n_saved"] for r in ingested_outcomes) == len(scheduled)
+        for run in ingested_outcomes:
+            assert set(run["problems"]) <= {"never_predicted"}, run
+        performance = httpx.get(
+            f"{api}/model/performance", params={"bucket": "minute"}, timeout=10
+        ).json()
+        (live,) = performance["totals"]
+        assert live["n_labelled"] == live["n_predictions"] == len(scheduled)
+        assert live["awaiting_share"] == 0 and live["roc_auc"] > 0.8
+        assert sum(b["n_labelled"] for b in performance["buckets"]) == len(scheduled)
 
         # Drift: computed by the drift schedule over those predictions.
         def drift_computed() -> int:

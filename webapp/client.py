@@ -73,6 +73,10 @@ class ModelService:
         }
         return self._call("GET", "/past-predictions/summary", params=params)
 
+    def performance(self, start: datetime, end: datetime, bucket: str) -> dict:
+        params = {"start": start.isoformat(), "end": end.isoformat(), "bucket": bucket}
+        return self._call("GET", "/model/performance", params=params)
+
     def model(self) -> dict:
         return self._call("GET", "/model")
 

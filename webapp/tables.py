@@ -12,6 +12,7 @@ def predictions_frame(items: list[dict], extra: tuple[str, ...] = ()) -> pd.Data
     rows = [
         {
             **{key: item[key] for key in extra},
+            "application_id": item["application_id"],
             "prediction": item["prediction"],
             "probability_bad": item["probability_bad"],
             **item["features"],
@@ -19,7 +20,14 @@ def predictions_frame(items: list[dict], extra: tuple[str, ...] = ()) -> pd.Data
         }
         for item in items
     ]
-    columns = [*extra, "prediction", "probability_bad", *FEATURE_NAMES, "model_version"]
+    columns = [
+        *extra,
+        "application_id",
+        "prediction",
+        "probability_bad",
+        *FEATURE_NAMES,
+        "model_version",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 

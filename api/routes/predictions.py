@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.exc import SQLAlchemyError
 
+from creditops.features import FEATURE_NAMES
 from creditops.predictions import PredictionRequest, past_predictions, prediction_summary
+from creditops.schemas import IsoDatetime
 
 from ..deps import ReadyStateDep, require_api_key
 from ..schemas import (
     ErrorResponse,
-    IsoDatetime,
     PastPredictionsPage,
     PredictRequest,
     PredictResponse,
@@ -36,12 +37,14 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def time_window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    """[start, end) in UTC; default the 24 hours before end (or now); 422 if reversed."""
+def time_window(
+    start: datetime | None, end: datetime | None, default: timedelta = timedelta(days=1)
+) -> tuple[datetime, datetime]:
+    """[start, end) in UTC; default the `default` before end (or now); 422 if reversed."""
     end = _as_utc(end) if end else datetime.now(UTC)
     if start is None:
-        earliest = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
-        start = end - timedelta(days=1) if end >= earliest else datetime.min.replace(tzinfo=UTC)
+        earliest = datetime.min.replace(tzinfo=UTC) + default
+        start = end - default if end >= earliest else datetime.min.replace(tzinfo=UTC)
     start = _as_utc(start)
     if start > end:
         raise HTTPException(422, "start must not be after end")
@@ -81,13 +84,18 @@ async def predict(body: PredictRequest, state: ReadyStateDep) -> dict:
         "count": len(applicants),
         "predictions": [
             {
+                "application_id": application_id,
                 "prediction": label,
                 "probability_bad": probability,
                 "model_version": batch.model_version,
-                "features": applicant,
+                "features": {name: applicant[name] for name in FEATURE_NAMES},
             }
-            for applicant, label, probability in zip(
-                applicants, batch.predictions, batch.probabilities_bad, strict=True
+            for applicant, application_id, label, probability in zip(
+                applicants,
+                batch.application_ids,
+                batch.predictions,
+                batch.probabilities_bad,
+                strict=True,
             )
         ],
     }

@@ -61,13 +61,14 @@ def _split(args: argparse.Namespace, settings: Settings) -> None:
 
     dataset = args.dataset or settings.dataset
     raw_dir = args.raw_data or settings.raw_data_dir
-    files = split_dataset(dataset, raw_dir, args.files, args.seed, args.error_share)
+    pending = args.outcomes or settings.outcomes_pending_dir
+    files = split_dataset(dataset, raw_dir, args.files, args.seed, args.error_share, pending)
     with_errors = [f for f in files if f.errors]
     if args.manifest:
         write_manifest(files, args.manifest)
     print(
         f"wrote {len(files)} files ({sum(f.rows for f in files)} rows, "
-        f"{len(with_errors)} with injected errors) to {raw_dir}"
+        f"{len(with_errors)} with injected errors) to {raw_dir}; their outcomes to {pending}"
     )
     for raw in with_errors:
         kinds = ", ".join(e.kind for e in raw.errors)
@@ -101,34 +102,51 @@ def _errors(args: argparse.Namespace, settings: Settings) -> None:
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> None:
     import time
+    from datetime import UTC, datetime
 
     import httpx
 
     from .simulation import simulated_applicants
 
     headers = {"X-API-Key": settings.api_key.get_secret_value()} if settings.api_key else {}
-    for batch in range(args.batches):
-        applicants = simulated_applicants(settings.dataset, args.mode, args.rows, args.seed + batch)
-        body = {
-            "source": "scheduled",
-            "source_file": f"simulated-{args.mode}",
-            "applicants": applicants,
-        }
+
+    def send(path: str, body: dict) -> dict:
         try:
             response = httpx.post(
-                f"{settings.model_service_url}/predict", json=body, headers=headers, timeout=60
+                f"{settings.model_service_url}{path}", json=body, headers=headers, timeout=60
             )
         except httpx.HTTPError as exc:
             raise CreditopsError(
                 f"the model service at {settings.model_service_url} is not reachable: {exc}"
             ) from exc
         if not response.is_success:
-            raise CreditopsError(f"the model service refused the batch: {response.text[:300]}")
-        bad = sum(p["prediction"] == "bad" for p in response.json()["predictions"])
-        print(
+            raise CreditopsError(f"the model service refused {path}: {response.text[:300]}")
+        return response.json()
+
+    for batch in range(args.batches):
+        applicants, statuses = simulated_applicants(
+            settings.dataset, args.mode, args.rows, args.seed + batch
+        )
+        body = {
+            "source": "scheduled",
+            "source_file": f"simulated-{args.mode}",
+            "applicants": applicants,
+        }
+        scored = send("/predict", body)["predictions"]
+        bad = sum(p["prediction"] == "bad" for p in scored)
+        line = (
             f"batch {batch + 1}/{args.batches}: {len(applicants)} {args.mode} applicants, "
             f"{bad} predicted bad"
         )
+        if args.outcomes:
+            decided = datetime.now(UTC).isoformat()
+            outcomes = [
+                {"application_id": p["application_id"], "status": s, "decided_at": decided}
+                for p, s in zip(scored, statuses, strict=True)
+            ]
+            send("/outcomes", {"outcomes": outcomes})
+            line += f"; their outcomes sent back ({statuses.count('bad')} bad)"
+        print(line)
         if batch + 1 < args.batches:
             time.sleep(args.pause)
 
@@ -177,11 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     split = commands.add_parser(
-        "split", help="split the dataset into N raw files (label dropped) for ingestion"
+        "split",
+        help="split the dataset into N raw files for ingestion (labels kept aside as outcomes)",
     )
     split.add_argument("files", type=int, help="how many files to write (not rows per file)")
     split.add_argument("--dataset", type=Path, help="default: the configured dataset")
     split.add_argument("--raw-data", type=Path, help="default: <data root>/raw-data")
+    split.add_argument(
+        "--outcomes",
+        type=Path,
+        help="where the labels wait to be released; default: <data root>/outcomes-pending",
+    )
     split.add_argument(
         "--error-share", type=float, default=0.0, help="share of files given injected errors"
     )
@@ -207,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--rows", type=int, default=200)
     simulate.add_argument("--pause", type=float, default=2.0, help="seconds between batches")
     simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument(
+        "--no-outcomes",
+        dest="outcomes",
+        action="store_false",
+        help="do not send the loans' outcomes after each batch (POST /outcomes)",
+    )
     simulate.set_defaults(handler=_simulate)
 
     grafana = commands.add_parser(

@@ -49,6 +49,7 @@ metadata = MetaData(
 )
 
 PREDICTION_SOURCES = ("webapp", "scheduled")
+OUTCOME_SOURCES = ("file", "api")
 ORCHESTRATORS = ("dagster", "airflow", "cli")
 CRITICALITIES = ("none", "low", "medium", "high")
 
@@ -88,6 +89,8 @@ predictions = Table(
     Column("predicted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("source", Text, nullable=False),
     Column("source_file", Text),
+    # NULL only for rows stored before application ids existed.
+    Column("application_id", Text),
     Column("batch_id", UUID(as_uuid=True), nullable=False),
     Column("model_version", Text, ForeignKey("model_versions.version"), nullable=False),
     Column("prediction", Text, nullable=False),
@@ -103,6 +106,12 @@ predictions = Table(
         "source",
         text("predicted_at DESC"),
         text("id DESC"),
+    ),
+    # Outcomes join their predictions on the application.
+    Index(
+        "ix_predictions_application_id",
+        "application_id",
+        postgresql_where=text("application_id IS NOT NULL"),
     ),
     # The prediction job asks whether a file's rows are stored already.
     Index(
@@ -174,8 +183,41 @@ drift_metrics = Table(
     Index("ix_drift_metrics_feature_computed_at", "feature", "computed_at"),
 )
 
-# The prediction job's ledger: a file of good_data/ is taken by the run that
-# inserts its row; the unique key makes that claim atomic across orchestrators.
+# How each application ended: one row per application; a later, different outcome
+# replaces the earlier and is counted as a correction.
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("application_id", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("source", Text, nullable=False),
+    Column("corrections", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint(_in("status", CLASSES), name="status"),
+    CheckConstraint(_in("source", OUTCOME_SOURCES), name="source"),
+)
+
+# One row per outcome file ingested: what it held and what became of it.
+outcome_ingestion_runs = Table(
+    "outcome_ingestion_runs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("run_key", Text, nullable=False, unique=True),
+    Column("file_name", Text, nullable=False),
+    Column("orchestrator", Text, nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("n_rows", Integer, nullable=False),
+    Column("n_saved", Integer, nullable=False),  # new outcomes
+    Column("n_corrected", Integer, nullable=False),
+    Column("n_unchanged", Integer, nullable=False),  # repeats of what was known
+    Column("n_invalid", Integer, nullable=False),
+    Column("problems", JSONB, nullable=False),  # error kind -> rows
+    Column("file_error", Text),  # why the whole file could not be read
+    CheckConstraint(_in("orchestrator", ORCHESTRATORS), name="orchestrator"),
+    CheckConstraint("n_saved + n_corrected + n_unchanged + n_invalid = n_rows", name="row_counts"),
+)
+
 # The first file that carried each content: a copy under another name is a duplicate.
 raw_file_contents = Table(
     "raw_file_contents",
@@ -185,6 +227,8 @@ raw_file_contents = Table(
     Column("first_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The prediction job's ledger: a file of good_data/ is taken by the run that
+# inserts its row; the unique key makes that claim atomic across orchestrators.
 prediction_files = Table(
     "prediction_files",
     metadata,

@@ -14,6 +14,10 @@ from typing import Any, Literal
 TARGET = "Status"
 CLASSES = ("good", "bad")
 POSITIVE_CLASS = "bad"
+# Not a feature (the model never sees it): names one application, so that its
+# predictions and the outcome that comes back weeks later join on it.
+IDENTIFIER = "application_id"
+IDENTIFIER_MAX_LENGTH = 64
 
 
 @dataclass(frozen=True)

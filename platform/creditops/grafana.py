@@ -200,7 +200,14 @@ def _alert_rule(rule: AlertRule) -> dict:
                     "refId": "B",
                     "type": "threshold",
                     "expression": "A",
-                    "conditions": [{"evaluator": {"type": "gt", "params": [rule.above]}}],
+                    "conditions": [
+                        {
+                            "evaluator": {
+                                "type": "lt" if rule.fires_below else "gt",
+                                "params": [rule.threshold],
+                            }
+                        }
+                    ],
                 },
             },
         ],

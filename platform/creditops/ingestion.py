@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 
 from .db import data_quality_issues, ingestion_runs, raw_file_contents
-from .features import FEATURE_NAMES
+from .features import FEATURE_NAMES, IDENTIFIER
 from .splitting import write_atomically
 from .validation import ValidationReport, read_raw_file
 
@@ -60,8 +60,8 @@ def release_stale_claims(claims_dir: Path, raw_dir: Path, timeout: timedelta) ->
     released = []
     cutoff = time.time() - timeout.total_seconds()
     for claim in claims_dir.iterdir():
-        if claim.name.startswith(".") or claim.stat().st_mtime > cutoff:
-            continue
+        if claim.name.startswith(".") or not unchanged_since(claim, cutoff):
+            continue  # hidden, younger than the timeout, or finished meanwhile
         target = raw_dir / claim.name
         if not target.exists():
             try:
@@ -73,7 +73,7 @@ def release_stale_claims(claims_dir: Path, raw_dir: Path, timeout: timedelta) ->
     return released
 
 
-def _settled(path: Path, before: float) -> bool:
+def unchanged_since(path: Path, before: float) -> bool:
     """Not changed since `before`: a file still being written is left for a later run."""
     try:
         return path.stat().st_mtime <= before
@@ -93,7 +93,7 @@ def claim_raw_file(
     candidates = [
         p
         for p in raw_dir.iterdir()
-        if p.is_file() and not p.name.startswith(".") and _settled(p, before)
+        if p.is_file() and not p.name.startswith(".") and unchanged_since(p, before)
     ]
     (rng or random.Random()).shuffle(candidates)
     for candidate in candidates:
@@ -203,7 +203,7 @@ def split_and_save(
         _write_once(bad, None, content)
     else:
         frame = read_raw_file(content)
-        columns = [c for c in FEATURE_NAMES if c in frame.columns]
+        columns = [c for c in (IDENTIFIER, *FEATURE_NAMES) if c in frame.columns]
         invalid = report.invalid_rows
         if (~invalid).any():
             good = good_dir / claimed.name

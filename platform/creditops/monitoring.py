@@ -17,6 +17,12 @@ from sqlalchemy.engine import Engine
 
 from .drift import PSI_DRIFT
 from .palette import CRITICALITY_COLOURS
+from .performance import JOINED, average_rank, roc_auc
+
+# Live ROC AUC is alerted on over the last N labelled predictions, below a floor
+# well under the held-out value (0.86): a model that ranks this badly has moved.
+LIVE_AUC_WINDOW = 200
+LIVE_AUC_FLOOR = 0.70
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,9 @@ class AlertRule:
     title: str
     summary: str
     sql: str  # one row, one column `value`
-    above: float  # fires when value > above
+    threshold: float
     dashboard_uid: str
+    fires_below: bool = False  # True: fires when value < threshold; else when value > it
 
 
 DATA_QUALITY = Dashboard(
@@ -219,6 +226,41 @@ ORDER BY 1""",
             format="time_series",
         ),
         Panel(
+            "live_roc_auc",
+            "Live ROC AUC per 10 minutes, by model version",
+            "How well the predictions made in each 10 minutes ranked the loans whose outcome "
+            f"came back. Red below {LIVE_AUC_FLOOR}; the held-out value is about 0.86.",
+            "timeseries",
+            f"""SELECT time, model_version AS metric, {roc_auc("auc_rank")} AS value
+FROM (
+    SELECT *, {average_rank("model_version, time")} AS auc_rank
+    FROM (
+        SELECT date_bin('10 minutes', predicted_at, TIMESTAMPTZ '2000-01-01') AS time,
+               model_version, score, positive
+        FROM ({JOINED}
+              WHERE $__timeFilter(p.predicted_at)) AS joined
+    ) AS bucketed
+) AS ranked
+GROUP BY 1, 2
+ORDER BY 1""",
+            Threshold(0.75, LIVE_AUC_FLOOR, reverse=True),
+            format="time_series",
+            decimals=2,
+        ),
+        Panel(
+            "awaiting_outcome",
+            "Predictions still waiting for an outcome, %",
+            "Share of the period's predictions whose loan outcome has not come back yet; "
+            "live performance rests on the others.",
+            "stat",
+            f"""SELECT 100.0 * avg((positive IS NULL)::int) AS value
+FROM ({JOINED}
+      WHERE $__timeFilter(p.predicted_at)) AS joined""",
+            Threshold(90, 99),
+            unit="percent",
+            decimals=0,
+        ),
+        Panel(
             "volume_by_source",
             "Predictions per minute by source",
             "Scheduled predictions should arrive every two minutes.",
@@ -249,6 +291,23 @@ FROM ingestion_runs
 WHERE ingested_at > now() - interval '10 minutes'""",
         99.9,
         DATA_QUALITY.uid,
+    ),
+    AlertRule(
+        "creditops-live-roc-auc",
+        f"Live ROC AUC below {LIVE_AUC_FLOOR}",
+        f"The last {LIVE_AUC_WINDOW} predictions whose outcome came back were ranked with a "
+        f"ROC AUC below {LIVE_AUC_FLOOR}: the served model no longer separates good from bad.",
+        f"""SELECT CASE WHEN count(*) = {LIVE_AUC_WINDOW} THEN {roc_auc("auc_rank")} END AS value
+FROM (
+    SELECT score, positive, {average_rank("")} AS auc_rank
+    FROM ({JOINED}
+          WHERE o.status IS NOT NULL
+          ORDER BY p.predicted_at DESC
+          LIMIT {LIVE_AUC_WINDOW}) AS recent
+) AS ranked""",
+        LIVE_AUC_FLOOR,
+        MODEL_HEALTH.uid,
+        fires_below=True,
     ),
     AlertRule(
         "creditops-feature-drift",

@@ -21,6 +21,13 @@ from .ingestion import (
     save_statistics,
     split_and_save,
 )
+from .outcomes import (
+    OutcomeReport,
+    check_outcome_file,
+    release_due_outcomes,
+    save_outcome_file,
+    set_aside_bad_outcomes,
+)
 from .settings import Settings
 from .validation import ValidationReport, mark_duplicate, validate
 
@@ -164,3 +171,69 @@ def detect_drift_step(settings: Settings) -> list[dict]:
             timedelta(minutes=settings.drift_window_minutes),
             settings.drift_min_samples,
         )
+
+
+def release_outcomes(settings: Settings) -> list[str]:
+    """The pending outcome files whose delay passed and whose rows were predicted, released."""
+    url = database_url(settings)
+    with reporting_outages(url):
+        return release_due_outcomes(
+            engine_for(url),
+            settings.outcomes_pending_dir,
+            settings.outcomes_dir,
+            timedelta(seconds=settings.outcome_delay_seconds),
+        )
+
+
+def read_outcomes(settings: Settings) -> dict | None:
+    """`read-outcomes`: release the outcome files that are due, then claim one; None if none."""
+    release_outcomes(settings)
+    release_stale_claims(
+        settings.outcome_claims_dir,
+        settings.outcomes_dir,
+        timedelta(minutes=settings.claim_timeout_minutes),
+    )
+    settings.outcomes_dir.mkdir(parents=True, exist_ok=True)
+    claimed = claim_raw_file(
+        settings.outcomes_dir,
+        settings.outcome_claims_dir,
+        settle_seconds=settings.raw_file_settle_seconds,
+    )
+    return claimed.to_dict() if claimed else None
+
+
+def validate_outcomes(settings: Settings, claimed: dict) -> dict:
+    """`validate-outcomes`: every row's id, status and date, repeats, and ids never predicted."""
+    url = database_url(settings)
+    with reporting_outages(url):
+        _, report = check_outcome_file(
+            engine_for(url), ClaimedFile.from_dict(claimed).path.read_bytes()
+        )
+    return report.to_dict()
+
+
+def save_outcomes(settings: Settings, claimed: dict, report: dict, orchestrator: str) -> dict:
+    """`save-outcomes`: the valid rows and the run row, once; the rest to outcomes-bad/."""
+    file = ClaimedFile.from_dict(claimed)
+    checked = OutcomeReport.from_dict(report)
+    content = file.path.read_bytes()
+    url = database_url(settings)
+    with reporting_outages(url):
+        saved = save_outcome_file(
+            engine_for(url), file.run_key, file.name, content, checked, orchestrator
+        )
+    set_aside = set_aside_bad_outcomes(content, checked, settings.bad_outcomes_dir, file.name)
+    if set_aside:
+        problem = checked.file_error or ", ".join(f"{k}: {n}" for k, n in checked.problems.items())
+        log.warning("outcomes of %s not saved (%s): see %s", file.name, problem, set_aside)
+    file.path.unlink(missing_ok=True)
+    return {**saved, "set aside": str(set_aside) if set_aside else None}
+
+
+def ingest_one_outcome_file(settings: Settings, orchestrator: str = "cli") -> dict | None:
+    """The outcome job's steps in order, for the command line and tests."""
+    claimed = read_outcomes(settings)
+    if claimed is None:
+        return None
+    report = validate_outcomes(settings, claimed)
+    return {**save_outcomes(settings, claimed, report, orchestrator), "report": report}

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from .db import predictions
 from .errors import CreditopsError
-from .features import FEATURE_NAMES, column_name
+from .features import FEATURE_NAMES, IDENTIFIER, column_name
 from .model import ModelArtifact
 
 FEATURE_COLUMNS = tuple(column_name(name) for name in FEATURE_NAMES)
@@ -32,6 +32,7 @@ STORED_COLUMNS = (
     "predicted_at",
     "source",
     "source_file",
+    "application_id",
     "batch_id",
     "model_version",
     "prediction",
@@ -57,6 +58,7 @@ class PredictionBatch:
     source: str
     source_file: str | None
     applicants: Sequence[dict[str, Any]]
+    application_ids: list[str]  # the caller's, or made here for rows without one
     predictions: list[str]
     probabilities_bad: list[float]
 
@@ -82,6 +84,7 @@ def score_and_store(
                 request.source,
                 request.source_file,
                 request.applicants,
+                [a.get(IDENTIFIER) or new_application_id() for a in request.applicants],
                 classes[start:end],
                 probabilities[start:end],
             )
@@ -91,6 +94,11 @@ def score_and_store(
     return batches
 
 
+def new_application_id() -> str:
+    """An id for an application whose caller gave none (the webapp's one-applicant form)."""
+    return f"app-{uuid.uuid4().hex[:16]}"
+
+
 def _copy_batches(engine: Engine, batches: Sequence[PredictionBatch]) -> None:
     raw = engine.raw_connection()
     try:
@@ -98,18 +106,24 @@ def _copy_batches(engine: Engine, batches: Sequence[PredictionBatch]) -> None:
             copy_sql = f"COPY predictions ({', '.join(STORED_COLUMNS)}) FROM STDIN"
             with cursor.copy(copy_sql) as copy:
                 for batch in batches:
-                    head = (
-                        batch.predicted_at,
-                        batch.source,
-                        batch.source_file,
-                        batch.batch_id,
-                        batch.model_version,
-                    )
-                    for applicant, label, probability in zip(
-                        batch.applicants, batch.predictions, batch.probabilities_bad, strict=True
+                    head = (batch.predicted_at, batch.source, batch.source_file)
+                    tail = (batch.batch_id, batch.model_version)
+                    for applicant, application_id, label, probability in zip(
+                        batch.applicants,
+                        batch.application_ids,
+                        batch.predictions,
+                        batch.probabilities_bad,
+                        strict=True,
                     ):
                         copy.write_row(
-                            (*head, label, probability, *(applicant[n] for n in FEATURE_NAMES))
+                            (
+                                *head,
+                                application_id,
+                                *tail,
+                                label,
+                                probability,
+                                *(applicant[n] for n in FEATURE_NAMES),
+                            )
                         )
         raw.commit()
     except BaseException:
@@ -222,6 +236,7 @@ def past_predictions(
             "predicted_at": row["predicted_at"],
             "source": row["source"],
             "source_file": row["source_file"],
+            "application_id": row["application_id"],
             "batch_id": row["batch_id"],
             "model_version": row["model_version"],
             "prediction": row["prediction"],

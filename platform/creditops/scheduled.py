@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from .db import prediction_files, predictions
 from .errors import CreditopsError
-from .features import FEATURES, NumericFeature
+from .features import FEATURES, IDENTIFIER, NumericFeature
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,13 @@ def applicants_from_csv(path: Path) -> list[dict]:
         return text
 
     with path.open(newline="") as handle:
-        return [{f.name: typed(f, row[f.name]) for f in FEATURES} for row in csv.DictReader(handle)]
+        return [
+            {
+                IDENTIFIER: row.get(IDENTIFIER) or None,
+                **{f.name: typed(f, row[f.name]) for f in FEATURES},
+            }
+            for row in csv.DictReader(handle)
+        ]
 
 
 def _stored_rows(engine: Engine, name: str) -> int:

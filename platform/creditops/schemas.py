@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import pandera.pandas as pa
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from .features import (
+    CLASSES,
     CROSS_COLUMN_RULES,
     FEATURES,
+    IDENTIFIER,
+    IDENTIFIER_MAX_LENGTH,
     CategoricalFeature,
     Feature,
     NumericFeature,
@@ -35,10 +40,50 @@ class _ApplicantBase(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+ApplicationId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=IDENTIFIER_MAX_LENGTH,
+        pattern=r"^[\w.:-]+$",
+        description="The caller's id of the application (letters, digits, `_.:-`); the "
+        "service makes one when it is missing. Not a feature: outcomes join on it.",
+    ),
+]
+
 Applicant: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "Applicant",
     __base__=_ApplicantBase,
-    __doc__="One loan application: the features the model scores.",
+    __doc__="One loan application: its id and the features the model scores.",
+    **{IDENTIFIER: (ApplicationId | None, None)},
+    **{f.name: _pydantic_field(f) for f in FEATURES},
+)
+
+
+def _iso_8601(value: object) -> object:
+    # pydantic would read "1700000000" as a Unix time; we speak ISO 8601 only.
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected an ISO 8601 date or date-time, e.g. 2026-11-23T08:00:00Z")
+    return value
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_8601)]
+
+
+class Outcome(BaseModel):
+    """How one application's loan ended, reported later than its prediction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    application_id: ApplicationId
+    status: Literal[CLASSES]  # type: ignore[valid-type]
+    decided_at: IsoDatetime = Field(description="When the loan ended so (UTC if no zone).")
+
+
+Features: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "Features",
+    __base__=_ApplicantBase,
+    __doc__="The features a prediction was made from.",
     **{f.name: _pydantic_field(f) for f in FEATURES},
 )
 
@@ -105,6 +150,7 @@ def applicants_from_upload(content: bytes, max_rows: int) -> list[dict]:
         raise UploadProblem(["the file has a header but no rows"])
     if len(frame) > max_rows:
         raise UploadProblem([f"{len(frame)} rows; at most {max_rows} per upload"])
+    ids = frame[IDENTIFIER] if IDENTIFIER in frame.columns else None
     frame = frame[[f.name for f in FEATURES]]
     try:
         typed = applicant_frame_schema().validate(frame, lazy=True)
@@ -114,6 +160,8 @@ def applicants_from_upload(content: bytes, max_rows: int) -> list[dict]:
     for feature in FEATURES:
         if isinstance(feature, NumericFeature) and feature.kind == "int":
             typed[feature.name] = [None if v is None else int(v) for v in typed[feature.name]]
+    if ids is not None:  # the service makes one for a row without
+        typed.insert(0, IDENTIFIER, ids.astype(object).where(ids.notna(), None))
     return typed.to_dict("records")
 
 

@@ -88,6 +88,14 @@ class Settings(BaseSettings):
         default=5, ge=0, description="A raw file changed more recently is still being written."
     )
 
+    # Outcomes: the labels `split` keeps aside come back after a delay, as in life.
+    outcome_delay_seconds: float = Field(
+        default=300, ge=0, description="How long after the split an outcome file is released."
+    )
+    outcome_interval_seconds: int = Field(
+        default=60, ge=1, description="How often to ingest an outcome file."
+    )
+
     # Training.
     random_seed: int = 42
     test_size: float = 0.2
@@ -140,6 +148,24 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_root / "logs"
+
+    @property
+    def outcomes_pending_dir(self) -> Path:
+        """Labels kept aside by `split`, not yet known to anyone."""
+        return self.data_root / "outcomes-pending"
+
+    @property
+    def outcomes_dir(self) -> Path:
+        """Released outcome files, waiting for the outcome-ingestion job."""
+        return self.data_root / "outcomes"
+
+    @property
+    def outcome_claims_dir(self) -> Path:
+        return self.data_root / "outcomes-ingesting"
+
+    @property
+    def bad_outcomes_dir(self) -> Path:
+        return self.data_root / "outcomes-bad"
 
     @property
     def claims_dir(self) -> Path:

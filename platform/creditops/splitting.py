@@ -14,7 +14,7 @@ import pandas as pd
 
 from .data_errors import FILE_KINDS, FRAME_KINDS, Corruption, InjectedError, inject
 from .errors import CreditopsError
-from .features import TARGET
+from .features import IDENTIFIER, TARGET
 from .training import load_dataset
 
 
@@ -41,36 +41,52 @@ def write_atomically(path: Path, corruption: Corruption) -> None:
     partial.unlink()
 
 
+def application_ids(n_rows: int) -> list[str]:
+    """The dataset's applications, named by their row: the same row, the same id."""
+    return [f"A{row:06d}" for row in range(n_rows)]
+
+
 def split_dataset(
     dataset: Path,
     raw_dir: Path,
     n_files: int,
     seed: int = 42,
     error_share: float = 0.0,
+    outcomes_dir: Path | None = None,
 ) -> list[RawFile]:
-    """Shuffle the dataset, drop the label, and write exactly `n_files` CSV files.
+    """Shuffle the dataset, name each application, drop the label, and write exactly
+    `n_files` CSV files.
 
     With `error_share` > 0, that share of the files gets one or more injected
     error kinds (recorded in the result); the rest are the dataset's rows as they are.
+    With `outcomes_dir`, each file's labels are kept there under the same name
+    (`application_id, status, decided_at`), for the outcomes to come back later.
     """
     if n_files < 1:
         raise CreditopsError(f"the number of files must be at least 1, not {n_files}")
     if not 0 <= error_share <= 1:
         raise CreditopsError(f"the share of files with errors must be in [0, 1], not {error_share}")
-    frame = load_dataset(dataset).drop(columns=TARGET)
+    frame = load_dataset(dataset)
+    frame.insert(0, IDENTIFIER, application_ids(len(frame)))
     rng = np.random.default_rng(seed)
     shuffled = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
     raw_dir.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
     corrupted = set(rng.choice(n_files, size=round(error_share * n_files), replace=False).tolist())
     written = []
+    if outcomes_dir is not None:
+        outcomes_dir.mkdir(parents=True, exist_ok=True)
     for index, part in enumerate(np.array_split(np.arange(len(shuffled)), n_files)):
-        rows = shuffled.iloc[part]
+        rows = shuffled.iloc[part].drop(columns=TARGET)
         if index in corrupted:
             corruption = inject(rows, _random_kinds(rng), seed=int(rng.integers(2**31)))
         else:
             corruption = Corruption(rows, [])
         path = raw_dir / raw_file_name(created, index, n_files)
+        if outcomes_dir is not None:
+            labels = shuffled.iloc[part][[IDENTIFIER, TARGET]].rename(columns={TARGET: "status"})
+            labels["decided_at"] = created.isoformat()
+            write_atomically(outcomes_dir / path.name, Corruption(labels, []))
         write_atomically(path, corruption)
         written.append(RawFile(path, len(corruption.frame), corruption.errors))
     return written

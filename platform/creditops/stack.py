@@ -53,6 +53,8 @@ def prepare_data_folders(settings: Settings) -> None:
         settings.bad_data_dir,
         settings.reports_dir,
         settings.models_dir,
+        settings.outcomes_pending_dir,
+        settings.outcomes_dir,
     ):
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -70,6 +72,7 @@ def prepare_raw_data(settings: Settings) -> int:
         settings.raw_files_on_first_start,
         settings.random_seed,
         settings.raw_files_error_share,
+        settings.outcomes_pending_dir,
     )
     return len(files)
 

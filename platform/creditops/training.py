@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
+    brier_score_loss,
     confusion_matrix,
     f1_score,
     precision_score,
@@ -105,6 +106,7 @@ def evaluate(y_true: pd.Series, predicted: np.ndarray, probability_bad: np.ndarr
         "precision_bad": float(precision_score(positive, predicted_positive, zero_division=0)),
         "recall_bad": float(recall_score(positive, predicted_positive, zero_division=0)),
         "f1_bad": float(f1_score(positive, predicted_positive, zero_division=0)),
+        "brier": float(brier_score_loss(positive, probability_bad)),
         "confusion_matrix": {
             "labels": list(CLASSES),
             "matrix": confusion_matrix(y_true, predicted, labels=list(CLASSES)).tolist(),

@@ -30,6 +30,7 @@ from .features import (
     CROSS_COLUMN_RULES,
     FEATURE_NAMES,
     FEATURES,
+    IDENTIFIER,
     CategoricalFeature,
     NumericFeature,
 )
@@ -191,8 +192,8 @@ def checked_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def unexpected_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns the feature spec does not declare: reported, then dropped."""
-    return [str(c) for c in frame.columns if c not in FEATURE_NAMES]
+    """Columns the feature spec does not declare (nor the application id): reported, dropped."""
+    return [str(c) for c in frame.columns if c not in (*FEATURE_NAMES, IDENTIFIER)]
 
 
 def _checked_columns() -> list[str]:

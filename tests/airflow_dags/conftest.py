@@ -57,11 +57,12 @@ print(json.dumps({
 
 @pytest.fixture(scope="session")
 def dag_shapes(airflow_env) -> dict:
-    """The DAGs as Airflow parses them, with the intervals set to 45 s and 90 s."""
+    """The DAGs as Airflow parses them, with the intervals set to 45 s, 90 s and 30 s."""
     env = {
         **airflow_env,
         "CREDITOPS_INGESTION_INTERVAL_SECONDS": "45",
         "CREDITOPS_PREDICTION_INTERVAL_SECONDS": "90",
+        "CREDITOPS_OUTCOME_INTERVAL_SECONDS": "30",
     }
     result = subprocess.run(
         [sys.executable, "-c", SHAPE], env=env, capture_output=True, text=True, check=True

@@ -228,3 +228,38 @@ def test_start_after_end_is_refused(client):
     params = {"start": "2026-01-02T00:00:00", "end": "2026-01-01T00:00:00"}
     response = client.get("/past-predictions", params=params)
     assert response.status_code == 422 and "start must not be after end" in response.text
+
+
+def test_application_ids_are_kept_or_made_returned_and_stored(client, engine, applicant):
+    body = {
+        "source": "scheduled",
+        "applicants": [{"application_id": "branch7:0042", **applicant}, applicant],
+    }
+    response = client.post("/predict", json=body)
+    assert response.status_code == 200, response.text
+    given, made = response.json()["predictions"]
+    assert given["application_id"] == "branch7:0042"
+    assert made["application_id"].startswith("app-") and len(made["application_id"]) == 20
+    assert given["features"] == applicant  # the id is no feature
+    with engine.connect() as conn:
+        stored = conn.execute(select(predictions.c.application_id).order_by("id")).scalars().all()
+    assert stored == ["branch7:0042", made["application_id"]]
+    page = client.get("/past-predictions").json()["items"]
+    assert sorted(item["application_id"] for item in page) == sorted(stored)
+
+
+def test_a_bad_application_id_is_named_with_its_row(client, engine, applicant):
+    body = {"source": "webapp", "applicants": [applicant, {"application_id": "a b", **applicant}]}
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["row"] == 1 and error["field"] == "application_id"
+    assert stored_count(engine) == 0
+
+
+def test_rows_stored_before_application_ids_still_page(client, engine, applicant):
+    client.post("/predict", json={"source": "webapp", "applicants": [applicant]})
+    with engine.begin() as conn:  # as the migration leaves rows stored before it
+        conn.execute(predictions.update().values(application_id=None))
+    (item,) = client.get("/past-predictions").json()["items"]
+    assert item["application_id"] is None and item["features"] == applicant

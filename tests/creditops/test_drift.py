@@ -59,7 +59,7 @@ def test_simulated_batches_drift_only_when_asked(trained_model, mode, drifts):
     from creditops.schemas import Applicant
     from creditops.simulation import simulated_applicants
 
-    applicants = simulated_applicants(DATASET, mode, 400, seed=1)
+    applicants, _ = simulated_applicants(DATASET, mode, 400, seed=1)
     for applicant in applicants:
         Applicant.model_validate(applicant)  # what the model service accepts
     results = detect_drift(trained_model.baseline, pd.DataFrame(applicants), min_samples=100)
@@ -72,5 +72,19 @@ def test_noisy_batches_are_valid_applicants():
     from creditops.schemas import Applicant
     from creditops.simulation import simulated_applicants
 
-    for applicant in simulated_applicants(DATASET, "noisy", 300, seed=2):
+    applicants, _ = simulated_applicants(DATASET, "noisy", 300, seed=2)
+    for applicant in applicants:
         Applicant.model_validate(applicant)
+
+
+def test_drifted_outcomes_follow_another_rule_so_live_roc_auc_falls(trained_model):
+    from sklearn.metrics import roc_auc_score
+
+    from creditops.simulation import simulated_applicants
+
+    auc = {}
+    for mode in ("normal", "drifted"):
+        applicants, statuses = simulated_applicants(DATASET, mode, 2000, seed=4)
+        _, scores = trained_model.score(pd.DataFrame(applicants))
+        auc[mode] = roc_auc_score([s == "bad" for s in statuses], scores)
+    assert auc["normal"] > 0.8 and auc["drifted"] < auc["normal"] - 0.15

@@ -10,8 +10,10 @@ from sqlalchemy import func, select, text
 
 from creditops import pipeline, scheduled
 from creditops.db import prediction_files, predictions
+from creditops.features import IDENTIFIER
 from creditops.scheduled import PredictionRunFailed, new_files
 from creditops.settings import Settings
+from creditops.splitting import read_raw, split_dataset
 
 from ..conftest import DATASET
 
@@ -153,3 +155,20 @@ def test_dagster_claims_only_what_no_one_took(job_settings, engine):
     assert outcome["taken by another run"] == 1
     second = seen_by_sensor[1]["name"]
     assert outcome["predicted"] == {second: files[second]}
+
+
+def test_application_ids_flow_from_the_raw_file_to_the_stored_predictions(
+    job_settings, engine, tmp_path
+):
+    settings = job_settings.model_copy(update={"raw_file_settle_seconds": 0})
+    dataset = tmp_path / "small.csv"
+    pd.read_csv(DATASET).head(60).to_csv(dataset, index=False)
+    files = split_dataset(dataset, settings.raw_data_dir, 2)
+    delivered = {i for f in files for i in read_raw(f.path)[IDENTIFIER]}
+    while pipeline.ingest_one_file(settings) is not None:
+        pass
+    pipeline.make_predictions(settings, pipeline.check_for_new_data(settings, "t"))
+    with engine.connect() as conn:
+        stored = conn.execute(select(predictions.c.application_id)).scalars().all()
+    good = [i for p in settings.good_data_dir.iterdir() for i in read_raw(p)[IDENTIFIER]]
+    assert sorted(stored) == sorted(good) and set(stored) <= delivered and len(stored) > 50

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from creditops.errors import CreditopsError
-from creditops.features import FEATURE_NAMES
-from creditops.splitting import read_raw, split_dataset
+from creditops.features import FEATURE_NAMES, IDENTIFIER
+from creditops.splitting import application_ids, read_raw, split_dataset
 
 from ..conftest import DATASET
 
@@ -35,9 +35,10 @@ def test_split_writes_exactly_n_files_whose_union_is_the_dataset(tmp_path, datas
     assert not list(raw.glob(".*"))  # no partial files left behind
     union = rows_of(f.path for f in files)
     original = pd.read_csv(dataset, dtype=str, keep_default_na=False, na_values=[""])
-    assert list(union.columns) == list(FEATURE_NAMES)  # the label is dropped
+    assert list(union.columns) == [IDENTIFIER, *FEATURE_NAMES]  # the label is dropped
     expected = original.drop(columns="Status")
-    assert len(union) == len(expected)
+    expected.insert(0, IDENTIFIER, application_ids(len(expected)))
+    assert len(union) == len(expected) == union[IDENTIFIER].nunique()  # one id each
     pd.testing.assert_frame_equal(as_text(union), as_text(expected))
 
 

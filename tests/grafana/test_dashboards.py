@@ -10,9 +10,18 @@ import pytest
 import yaml
 
 from creditops.grafana import provisioning_files
-from creditops.monitoring import ALERT_RULES, DASHBOARDS, PANELS, expand_macros, run_panel
+from creditops.monitoring import (
+    ALERT_RULES,
+    DASHBOARDS,
+    LIVE_AUC_WINDOW,
+    PANELS,
+    expand_macros,
+    run_panel,
+)
+from creditops.outcomes import upsert_outcomes
 from creditops.pipeline import ingest_one_file
 from creditops.predictions import PredictionRequest, score_and_store
+from creditops.schemas import Outcome
 from creditops.settings import PROJECT_ROOT, Settings
 from creditops.splitting import split_dataset
 
@@ -91,7 +100,7 @@ def realistic_data(tmp_path, database_url, engine, recorded_model):
         ingest_one_file(settings, "dagster")
     frame = pd.read_csv(DATASET).drop(columns="Status").head(300)
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    score_and_store(
+    batches = score_and_store(
         engine,
         recorded_model,
         [
@@ -99,6 +108,17 @@ def realistic_data(tmp_path, database_url, engine, recorded_model):
             PredictionRequest(rows[200:], "webapp"),
         ],
     )
+    labels = pd.read_csv(DATASET)["Status"].head(300)
+    ids = [i for batch in batches for i in batch.application_ids]
+    with engine.begin() as conn:  # 250 of the 300 loans' outcomes came back
+        upsert_outcomes(
+            conn,
+            [
+                Outcome(application_id=i, status=s, decided_at=datetime.now(UTC))
+                for i, s in zip(ids[:250], labels, strict=False)
+            ],
+            "file",
+        )
     from creditops.drift import record_drift
 
     record_drift(engine, recorded_model, timedelta(minutes=30), min_samples=50)
@@ -127,3 +147,37 @@ def test_every_panel_and_alert_query_returns_rows_of_the_right_shape(realistic_d
         with realistic_data.connect() as conn:
             rows = conn.execute(text(sql)).mappings().all()
         assert len(rows) == 1 and list(rows[0]) == ["value"], rule.uid
+
+
+def test_live_roc_auc_panel_and_alert_equal_scikit_learn(realistic_data):
+    from sklearn.metrics import roc_auc_score
+    from sqlalchemy import text
+
+    with realistic_data.begin() as conn:  # one order of prediction time: a row per microsecond
+        conn.execute(
+            text("UPDATE predictions SET predicted_at = predicted_at - id * interval '1 us'")
+        )
+        joined = pd.DataFrame(
+            conn.execute(
+                text(
+                    """SELECT p.probability_bad, o.status = 'bad' AS bad
+                       FROM predictions p JOIN outcomes o USING (application_id)
+                       ORDER BY p.predicted_at DESC"""
+                )
+            )
+            .mappings()
+            .all()
+        )
+        (alert,) = [r for r in ALERT_RULES if r.uid == "creditops-live-roc-auc"]
+        value = conn.execute(text(alert.sql)).scalar_one()
+    recent = joined.head(LIVE_AUC_WINDOW)
+    assert alert.fires_below and len(joined) == 250
+    assert float(value) == pytest.approx(roc_auc_score(recent["bad"], recent["probability_bad"]))
+    now = datetime.now(UTC)
+    (bucket,) = run_panel(realistic_data, PANELS["live_roc_auc"], now - timedelta(hours=1), now)
+    expected = roc_auc_score(joined["bad"], joined["probability_bad"])
+    assert float(bucket["value"]) == pytest.approx(expected)
+    (waiting,) = run_panel(
+        realistic_data, PANELS["awaiting_outcome"], now - timedelta(hours=1), now
+    )
+    assert float(waiting["value"]) == pytest.approx(100 * 50 / 300)

@@ -145,6 +145,31 @@ def test_the_model_page_shows_the_served_version(service_at, model_service, reco
     app = page("model.py")
     assert recorded_model.version in app.subheader[0].value
     assert float(app.metric[0].value) >= 0.8
+    assert "waiting for their outcome" in app.info[0].value or "No prediction" in app.info[0].value
+
+
+def test_live_performance_appears_as_outcomes_come_back(service_at, model_service, engine):
+    import httpx
+
+    service_at(model_service)
+    labelled = pd.read_csv(DATASET).head(200)
+    applicants = labelled.drop(columns="Status").astype(object)
+    applicants = applicants.where(applicants.notna(), None).to_dict("records")
+    for n, applicant in enumerate(applicants):
+        applicant["application_id"] = f"w{n}"
+        for name in ("Seniority", "Time", "Age", "Expenses", "Price", "Amount"):
+            applicant[name] = int(applicant[name])
+    body = {"source": "scheduled", "applicants": applicants[:150] + applicants[150:]}
+    httpx.post(f"{model_service}/predict", json=body).raise_for_status()
+    outcomes = [
+        {"application_id": f"w{n}", "status": s, "decided_at": "2026-11-20T00:00:00Z"}
+        for n, s in enumerate(labelled["Status"].head(150))
+    ]
+    httpx.post(f"{model_service}/outcomes", json={"outcomes": outcomes}).raise_for_status()
+    app = page("model.py")
+    live = {m.label: m.value for m in app.metric[5:]}
+    assert live["Labelled"] == "150" and live["Waiting for outcome"] == "25%"
+    assert 0.8 < float(live["ROC AUC"]) <= 1
 
 
 def test_the_monitoring_page_draws_every_panel(service_at, model_service, engine):

@@ -1,5 +1,9 @@
-"""Model: the served version, its held-out metrics, and every version trained."""
+"""Model: the served version, its held-out metrics, every version trained, and how the
+served predictions fare as outcomes come back (live performance)."""
 
+from datetime import UTC, datetime, timedelta
+
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -59,3 +63,106 @@ st.dataframe(
     ),
     hide_index=True,
 )
+
+st.subheader("Live performance")
+st.caption(
+    "Predictions joined with the outcomes that came back later (by application id), "
+    "by the time the prediction was made. The dashed line is the version's held-out value."
+)
+WINDOWS = {
+    "Last hour, by minute": (timedelta(hours=1), "minute"),
+    "Last 24 hours, by hour": (timedelta(days=1), "hour"),
+    "Last 30 days, by day": (timedelta(days=30), "day"),
+}
+METRICS = {
+    "ROC AUC": "roc_auc",
+    "Precision (bad)": "precision_bad",
+    "Recall (bad)": "recall_bad",
+    "Brier score": "brier",
+    "Approval rate": "approval_rate",
+    "Waiting for an outcome": "awaiting_share",
+}
+left, right = st.columns(2)
+window = left.selectbox("Window", list(WINDOWS), index=1)
+shown = right.selectbox("Metric", list(METRICS))
+span, bucket = WINDOWS[window]
+end = datetime.now(UTC)
+try:
+    performance = service.performance(end - span, end, bucket)
+except ServiceProblem as problem:
+    st.error(str(problem))
+    st.stop()
+
+totals = {t["model_version"]: t for t in performance["totals"]}
+live = totals.get(served["version"])
+if live is None or live["n_labelled"] == 0:
+    waiting = f"{live['n_predictions']:,} predictions are" if live else "No prediction is"
+    st.info(
+        f"{waiting} waiting for their outcome in this window: live metrics appear as the "
+        "outcomes come back (outcome files, or POST /outcomes)."
+    )
+    st.stop()
+
+
+def as_text(key: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0%}" if key in ("approval_rate", "awaiting_share") else f"{value:.3f}"
+
+
+columns = st.columns(6)
+columns[0].metric("Labelled", f"{live['n_labelled']:,}")
+for column, (name, key) in zip(
+    columns[1:],
+    [
+        ("ROC AUC", "roc_auc"),
+        ("Precision (bad)", "precision_bad"),
+        ("Recall (bad)", "recall_bad"),
+        ("Brier score", "brier"),
+        ("Waiting for outcome", "awaiting_share"),
+    ],
+    strict=True,
+):
+    held_out = metrics.get(key)
+    delta = None
+    if held_out is not None and live[key] is not None:
+        delta = f"{live[key] - held_out:+.3f} vs held out"
+    column.metric(
+        name,
+        as_text(key, live[key]),
+        delta,
+        delta_color="inverse" if key == "brier" else "normal",
+    )
+
+key = METRICS[shown]
+frame = pd.DataFrame(performance["buckets"])
+frame = frame[frame[key].notna()]
+if frame.empty:
+    st.info(f"No {shown} yet in this window (ROC AUC needs both outcomes among the labelled).")
+    st.stop()
+frame["bucket"] = pd.to_datetime(frame["bucket"])
+line = (
+    alt.Chart(frame)
+    .mark_line(point=True)
+    .encode(
+        x=alt.X("bucket:T", title=None),
+        y=alt.Y(f"{key}:Q", title=shown),
+        color=alt.Color("model_version:N", title="version"),
+        tooltip=["bucket:T", "model_version:N", f"{key}:Q", "n_labelled:Q", "n_predictions:Q"],
+    )
+)
+reference = pd.DataFrame(
+    [
+        {"model_version": m["version"], "held_out": m["metrics"][key]}
+        for m in history
+        if m["version"] in set(frame["model_version"]) and key in m["metrics"]
+    ]
+)
+chart = line
+if not reference.empty:
+    chart += (
+        alt.Chart(reference)
+        .mark_rule(strokeDash=[6, 4])
+        .encode(y="held_out:Q", color="model_version:N", tooltip=["model_version", "held_out"])
+    )
+st.altair_chart(chart.properties(height=240), width="stretch")

@@ -1,0 +1,79 @@
+"""POST /outcomes (labels pushed by other systems) and GET /model/performance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from creditops.db import model_versions
+from creditops.outcomes import check_outcomes, reject_never_predicted, save_pushed_outcomes
+from creditops.performance import Bucket, live_performance
+from creditops.schemas import IsoDatetime
+
+from ..deps import ReadyStateDep, require_api_key
+from ..schemas import InvalidRows, LivePerformance, OutcomesRequest, OutcomesSaved
+from .predictions import ERRORS, time_window
+
+router = APIRouter(tags=["outcomes"])
+
+
+@router.post(
+    "/outcomes",
+    response_model=OutcomesSaved,
+    responses=ERRORS,
+    dependencies=[Depends(require_api_key)],
+    summary="Store how applications ended; a repeat changes nothing, a different one corrects",
+)
+def post_outcomes(body: OutcomesRequest, state: ReadyStateDep) -> dict:
+    if len(body.outcomes) > state.settings.max_batch_rows:
+        raise HTTPException(
+            413,
+            f"{len(body.outcomes)} outcomes in one request; at most "
+            f"{state.settings.max_batch_rows}: split the batch",
+        )
+    checked = check_outcomes([o.model_dump() for o in body.outcomes])
+    try:
+        reject_never_predicted(state.engine, checked)
+        if checked.problems:  # all or nothing, as for /predict
+            raise InvalidRows(
+                [{"row": p.row, "field": p.field, "message": p.message} for p in checked.problems]
+            )
+        return save_pushed_outcomes(state.engine, list(checked.valid.values()))
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, "database unavailable: outcomes not stored") from exc
+
+
+@router.get(
+    "/model/performance",
+    response_model=LivePerformance,
+    responses={422: ERRORS[422], 503: ERRORS[503]},
+    summary="Live performance: predictions joined with their outcomes, per version and bucket",
+)
+def get_performance(
+    state: ReadyStateDep,
+    start: Annotated[
+        IsoDatetime | None, Query(description="Of prediction time; default: 30 days before end.")
+    ] = None,
+    end: Annotated[IsoDatetime | None, Query(description="Exclusive; default: now.")] = None,
+    bucket: Bucket = "day",
+    model_version: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict:
+    start, end = time_window(start, end, default=timedelta(days=30))
+    try:
+        performance = live_performance(state.engine, start, end, bucket, model_version)
+        with state.engine.connect() as conn:
+            versions = conn.execute(select(model_versions.c.version, model_versions.c.metrics))
+            held_out = {v: m["roc_auc"] for v, m in versions if "roc_auc" in m}
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, "database unavailable") from exc
+    return {
+        "start": start,
+        "end": end,
+        "bucket": bucket,
+        **performance,
+        "held_out_roc_auc": held_out,
+    }
