@@ -93,8 +93,36 @@ def screenshots_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def twelve_hours_of_outcomes(api: str, engine) -> None:
+    """A batch an hour with its outcomes: six of ordinary applicants, then six drifted
+    ones whose loans end by another rule (as `creditops simulate` sends them)."""
+    from sqlalchemy import text
+
+    from creditops.simulation import simulated_applicants
+
+    for hour in range(12):
+        mode = "normal" if hour < 6 else "drifted"
+        applicants, statuses = simulated_applicants(DATASET, mode, 150, seed=hour)
+        body = {"source": "scheduled", "applicants": applicants}
+        httpx.post(f"{api}/predict", json=body, timeout=30).raise_for_status()
+        ids = [a["application_id"] for a in applicants]
+        outcomes = [
+            {"application_id": i, "status": s, "decided_at": "2026-11-24T00:00:00Z"}
+            for i, s in zip(ids, statuses, strict=True)
+        ]
+        httpx.post(f"{api}/outcomes", json={"outcomes": outcomes}, timeout=30).raise_for_status()
+        with engine.begin() as conn:  # as if scored that many hours ago
+            conn.execute(
+                text(
+                    "UPDATE predictions SET predicted_at = predicted_at - :ago * interval '1 hour'"
+                    " WHERE application_id = ANY(:ids)"
+                ),
+                {"ago": 11 - hour, "ids": ids},
+            )
+
+
 def test_predict_by_form_and_upload_then_find_them_in_past_predictions(
-    webapp, browser_page, tmp_path, engine
+    webapp, model_service, browser_page, tmp_path, engine
 ):
     from playwright.sync_api import expect
 
@@ -124,8 +152,13 @@ def test_predict_by_form_and_upload_then_find_them_in_past_predictions(
     expect(page.locator("[data-testid=stVegaLiteChart] svg.marks").first).to_be_visible()
     page.screenshot(path=str(shots / "monitoring.png"), full_page=True)
 
+    twelve_hours_of_outcomes(model_service, engine)
     page.get_by_role("link", name="Model").click()
     expect(page.get_by_text("ROC AUC").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Live performance")).to_be_visible()
+    expect(page.get_by_text("1,800", exact=True)).to_be_visible()  # labelled
+    page.set_viewport_size({"width": 1400, "height": 1300})  # Streamlit scrolls inside
+    expect(page.locator("[data-testid=stVegaLiteChart] svg.marks").first).to_be_visible()
     page.screenshot(path=str(shots / "model.png"), full_page=True)
     assert page.left_the_machine == []
 
