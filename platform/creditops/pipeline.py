@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 from . import scheduled
@@ -34,18 +35,17 @@ from .validation import ValidationReport, mark_duplicate, validate
 log = logging.getLogger(__name__)
 
 
+def _claim_one(settings: Settings, folder: Path, claims_dir: Path) -> dict | None:
+    """Put back the claims of runs that died, then claim one random settled file."""
+    release_stale_claims(claims_dir, folder, timedelta(minutes=settings.claim_timeout_minutes))
+    folder.mkdir(parents=True, exist_ok=True)
+    claimed = claim_raw_file(folder, claims_dir, settle_seconds=settings.raw_file_settle_seconds)
+    return claimed.to_dict() if claimed else None
+
+
 def read_data(settings: Settings) -> dict | None:
     """`read-data`: claim one random raw file; None when raw-data/ is empty."""
-    release_stale_claims(
-        settings.claims_dir,
-        settings.raw_data_dir,
-        timedelta(minutes=settings.claim_timeout_minutes),
-    )
-    settings.raw_data_dir.mkdir(parents=True, exist_ok=True)
-    claimed = claim_raw_file(
-        settings.raw_data_dir, settings.claims_dir, settle_seconds=settings.raw_file_settle_seconds
-    )
-    return claimed.to_dict() if claimed else None
+    return _claim_one(settings, settings.raw_data_dir, settings.claims_dir)
 
 
 def validate_data(settings: Settings, claimed: dict) -> dict:
@@ -188,18 +188,7 @@ def release_outcomes(settings: Settings) -> list[str]:
 def read_outcomes(settings: Settings) -> dict | None:
     """`read-outcomes`: release the outcome files that are due, then claim one; None if none."""
     release_outcomes(settings)
-    release_stale_claims(
-        settings.outcome_claims_dir,
-        settings.outcomes_dir,
-        timedelta(minutes=settings.claim_timeout_minutes),
-    )
-    settings.outcomes_dir.mkdir(parents=True, exist_ok=True)
-    claimed = claim_raw_file(
-        settings.outcomes_dir,
-        settings.outcome_claims_dir,
-        settle_seconds=settings.raw_file_settle_seconds,
-    )
-    return claimed.to_dict() if claimed else None
+    return _claim_one(settings, settings.outcomes_dir, settings.outcome_claims_dir)
 
 
 def validate_outcomes(settings: Settings, claimed: dict) -> dict:

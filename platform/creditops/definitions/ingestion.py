@@ -1,5 +1,7 @@
 """The ingestion job as assets: one run per claimed raw file, started by a sensor."""
 
+from pathlib import Path
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -114,22 +116,26 @@ ACTIVE = [
 ]
 
 
-def _runs_by_default() -> DefaultSensorStatus:
+def runs_by_default() -> DefaultSensorStatus:
+    """Dagster's sensors drive the schedules unless Airflow alone was chosen."""
     running = get_settings().orchestrator in ("dagster", "both")
     return DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED
+
+
+def has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir())
 
 
 @sensor(
     job=ingestion_job,
     minimum_interval_seconds=get_settings().ingestion_interval_seconds,
-    default_status=_runs_by_default(),
+    default_status=runs_by_default(),
     description="Every interval: ingest one raw file if raw-data/ has any.",
 )
 def raw_data_sensor(context: SensorEvaluationContext):
     settings = get_settings()
-    folder = settings.raw_data_dir
-    if not folder.is_dir() or not any(not p.name.startswith(".") for p in folder.iterdir()):
-        return SkipReason(f"{folder} is empty")
+    if not has_files(settings.raw_data_dir):
+        return SkipReason(f"{settings.raw_data_dir} is empty")
     active = context.instance.get_runs_count(
         RunsFilter(job_name=ingestion_job.name, statuses=ACTIVE)
     )

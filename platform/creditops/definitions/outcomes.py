@@ -5,7 +5,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    DefaultSensorStatus,
     Output,
     RunRequest,
     RunsFilter,
@@ -19,7 +18,7 @@ from dagster import (
 from creditops import pipeline
 from creditops.settings import get_settings
 
-from .ingestion import ACTIVE, ORCHESTRATOR
+from .ingestion import ACTIVE, ORCHESTRATOR, has_files, runs_by_default
 
 GROUP = "outcomes"
 
@@ -77,19 +76,14 @@ outcome_job = define_asset_job(
 @sensor(
     job=outcome_job,
     minimum_interval_seconds=get_settings().outcome_interval_seconds,
-    default_status=(
-        DefaultSensorStatus.RUNNING
-        if get_settings().orchestrator in ("dagster", "both")
-        else DefaultSensorStatus.STOPPED
-    ),
+    default_status=runs_by_default(),
     description="Every interval: release due outcome files, then ingest one if any waits.",
 )
 def outcome_sensor(context: SensorEvaluationContext):
     settings = get_settings()
     pipeline.release_outcomes(settings)
-    folder = settings.outcomes_dir
-    if not folder.is_dir() or not any(not p.name.startswith(".") for p in folder.iterdir()):
-        return SkipReason(f"{folder} is empty")
+    if not has_files(settings.outcomes_dir):
+        return SkipReason(f"{settings.outcomes_dir} is empty")
     if context.instance.get_runs_count(RunsFilter(job_name=outcome_job.name, statuses=ACTIVE)):
         return SkipReason("the previous outcome run has not finished")
     return RunRequest()

@@ -5,7 +5,6 @@ import hashlib
 from dagster import (
     AssetExecutionContext,
     Config,
-    DefaultSensorStatus,
     MaterializeResult,
     RunConfig,
     RunRequest,
@@ -20,7 +19,7 @@ from creditops import pipeline, scheduled
 from creditops.db import database_url, engine_for
 from creditops.settings import get_settings
 
-from .ingestion import split_files
+from .ingestion import runs_by_default, split_files
 
 
 class PredictionFiles(Config):
@@ -57,11 +56,7 @@ prediction_job = define_asset_job(
 @sensor(
     job=prediction_job,
     minimum_interval_seconds=get_settings().prediction_interval_seconds,
-    default_status=(
-        DefaultSensorStatus.RUNNING
-        if get_settings().orchestrator in ("dagster", "both")
-        else DefaultSensorStatus.STOPPED
-    ),
+    default_status=runs_by_default(),
     description="check_for_new_data: a run for the new good files, or skipped with the reason.",
 )
 def good_data_sensor(context: SensorEvaluationContext):
