@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -244,27 +244,21 @@ class OutcomeReport:
     examples: list[str] = field(default_factory=list)  # a few problems, in words
 
     def to_dict(self) -> dict:
-        return {
-            "n_rows": self.n_rows,
-            "invalid_rows": self.invalid_rows,
-            "problems": self.problems,
-            "file_error": self.file_error,
-            "examples": self.examples,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> OutcomeReport:
         return cls(**data)
 
 
-def check_outcome_file(engine: Engine, content: bytes) -> tuple[CheckedOutcomes, OutcomeReport]:
+def check_outcome_file(engine: Engine, content: bytes) -> OutcomeReport:
     rows, file_error = read_outcome_file(content)
     checked = check_outcomes(rows)
     if file_error:
-        return checked, OutcomeReport(0, [], {}, file_error)
+        return OutcomeReport(0, [], {}, file_error)
     reject_never_predicted(engine, checked)
     examples = [f"row {p.row}, {p.field}: {p.message}" for p in checked.problems[:5]]
-    return checked, OutcomeReport(len(rows), checked.invalid_rows, checked.counts(), None, examples)
+    return OutcomeReport(len(rows), checked.invalid_rows, checked.counts(), None, examples)
 
 
 def save_outcome_file(

@@ -195,7 +195,7 @@ def validate_outcomes(settings: Settings, claimed: dict) -> dict:
     """`validate-outcomes`: every row's id, status and date, repeats, and ids never predicted."""
     url = database_url(settings)
     with reporting_outages(url):
-        _, report = check_outcome_file(
+        report = check_outcome_file(
             engine_for(url), ClaimedFile.from_dict(claimed).path.read_bytes()
         )
     return report.to_dict()
