@@ -38,6 +38,7 @@ def floor_ms(env: Environment, batch: list[dict]) -> float:
     engine, artifact = engine_for(env.database_url), env.artifact
     columns = {name: [a[name] for a in batch] for name in FEATURE_NAMES}
     now, batch_id = datetime.now(UTC), uuid.uuid4()
+    ids = [f"floor-{i}" for i in range(len(batch))]
 
     def predict_and_copy() -> None:
         probability_bad = artifact.classifier.predict_proba(encode(columns))[:, 1]
@@ -47,13 +48,16 @@ def floor_ms(env: Environment, batch: list[dict]) -> float:
                 raw.cursor() as cursor,
                 cursor.copy(f"COPY predictions ({', '.join(STORED_COLUMNS)}) FROM STDIN") as copy,
             ):
-                for applicant, p in zip(batch, probability_bad.tolist(), strict=True):
+                for applicant, application_id, p in zip(
+                    batch, ids, probability_bad.tolist(), strict=True
+                ):
                     label = "bad" if p >= 0.5 else "good"
                     copy.write_row(
                         (
                             now,
                             "scheduled",
                             None,
+                            application_id,
                             batch_id,
                             artifact.version,
                             label,

@@ -26,7 +26,9 @@ def run(env: Environment) -> list[tuple[str, str]]:
     from creditops import pipeline
     from creditops.validation import validate
 
-    settings = Settings(data_root=env.data_root, database_url=env.database_url)
+    settings = Settings(
+        data_root=env.data_root, database_url=env.database_url, raw_file_settle_seconds=0
+    )
     dataset = pd.read_csv(DATASET).drop(columns="Status")
     copies = [dataset.assign(Expenses=dataset["Expenses"] + k) for k in range(3)]  # distinct rows
     frame = pd.concat(copies, ignore_index=True).sample(ROWS, random_state=2)
