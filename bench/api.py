@@ -106,6 +106,10 @@ def orm_row_by_row_ms(env: Environment, batch: list[dict]) -> float:
         mapper_registry.dispose()
 
 
+# A different probability for each of the million rows, as a real model's would be.
+DISTINCT_SCORE = "(i::bigint * 7919 % 1000003) / 1000003.0"
+
+
 def fill_history(env: Environment) -> None:
     """1,000,000 predictions spread over 30 days, both sources, written server-side."""
     features = ", ".join(n.lower() for n in FEATURE_NAMES)
@@ -118,7 +122,7 @@ def fill_history(env: Environment) -> None:
                 SELECT now() - (i * interval '{HISTORY_DAYS} days') / :n,
                     CASE WHEN i % 3 = 0 THEN 'webapp' ELSE 'scheduled' END,
                     NULL, 'h' || i, gen_random_uuid(), :version,
-                    CASE WHEN i % 4 = 0 THEN 'bad' ELSE 'good' END, (i % 100) / 100.0,
+                    CASE WHEN i % 4 = 0 THEN 'bad' ELSE 'good' END, {DISTINCT_SCORE},
                     i % 30, 'rent', 48, 18 + i % 60, 'married', 'no', 'fixed', 60,
                     150.0, 3000.0, 0.0, 1000, 1500
                 FROM generate_series(1, :n) AS i

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from creditops.db import engine_for
 from creditops.settings import Settings
 
-from .api import fill_history
+from .api import DISTINCT_SCORE, fill_history
 from .harness import Environment, median_ms, model_service, timed
 
 OUTCOMES = 500_000
@@ -22,10 +22,10 @@ def fill_outcomes(env: Environment) -> None:
     """Every other prediction labelled; bad more often where the score is high."""
     with engine_for(env.database_url).begin() as conn:
         conn.execute(
-            text("""
+            text(f"""
             INSERT INTO outcomes (application_id, status, decided_at, source)
             SELECT 'h' || i,
-                CASE WHEN random() < 0.1 + 0.6 * (i % 100) / 100.0 THEN 'bad' ELSE 'good' END,
+                CASE WHEN random() < 0.1 + 0.6 * {DISTINCT_SCORE} THEN 'bad' ELSE 'good' END,
                 now(), 'file'
             FROM generate_series(2, 2 * :n, 2) AS i"""),
             {"n": OUTCOMES},

@@ -21,7 +21,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
     UniqueConstraint,
@@ -196,6 +198,24 @@ outcomes = Table(
     Column("corrections", Integer, nullable=False, server_default=text("0")),
     CheckConstraint(_in("status", CLASSES), name="status"),
     CheckConstraint(_in("source", OUTCOME_SOURCES), name="source"),
+)
+
+# Live performance per model version and minute of prediction time, kept by triggers
+# (migration 0006): counts of predictions and approvals, and the labelled predictions'
+# scores (8-byte floats), outcomes and decisions (1-byte booleans) packed in
+# prediction order, so that a month of metrics reads minutes instead of a join.
+performance_minutes = Table(
+    "performance_minutes",
+    metadata,
+    Column("model_version", Text, nullable=False),
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("n_predictions", BigInteger, nullable=False),
+    Column("n_approved", BigInteger, nullable=False),
+    Column("n_labelled", BigInteger, nullable=False, server_default=text("0")),
+    Column("scores", LargeBinary, nullable=False, server_default=text("''")),
+    Column("bad_outcomes", LargeBinary, nullable=False, server_default=text("''")),
+    Column("bad_predictions", LargeBinary, nullable=False, server_default=text("''")),
+    PrimaryKeyConstraint("minute", "model_version"),  # minute first: refreshed by minute
 )
 
 # One row per outcome file ingested: what it held and what became of it.

@@ -19,6 +19,7 @@ from creditops import pipeline
 from creditops.settings import get_settings
 
 from .ingestion import ACTIVE, ORCHESTRATOR, has_files, runs_by_default
+from .predictions import scheduled_predictions
 
 GROUP = "outcomes"
 
@@ -26,6 +27,7 @@ GROUP = "outcomes"
 @asset(
     group_name=GROUP,
     output_required=False,
+    deps=[scheduled_predictions],  # outcomes are released after their predictions
     description="read-outcomes: release the outcome files that are due, claim one",
 )
 def outcome_file(context: AssetExecutionContext):
