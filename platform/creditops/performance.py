@@ -51,7 +51,7 @@ _PERFORMANCE = """WITH minutes AS (
     SELECT * FROM performance_minutes WHERE minute >= :whole_from AND minute < :whole_to
     UNION ALL
     SELECT * FROM performance_by_minute(
-        ARRAY[tstzrange(:start, :head_end), tstzrange(:tail_start, :end)])
+        ARRAY[tstzrange(:start, :whole_from), tstzrange(:tail_start, :end)])
 )
 SELECT model_version, date_trunc(:bucket, minute, 'UTC') AS bucket,
        sum(n_predictions)::bigint AS n_predictions, sum(n_approved)::bigint AS n_approved,
@@ -67,7 +67,7 @@ ORDER BY 1, 2"""
 
 def _window(start: datetime, end: datetime) -> dict[str, datetime]:
     """[start, end) as whole minutes [whole_from, whole_to) and the partial minutes
-    [start, head_end) and [tail_start, end) around them (either may be empty)."""
+    [start, whole_from) and [tail_start, end) around them (either may be empty)."""
     whole_from = start.replace(second=0, microsecond=0)
     if whole_from < start:  # the next minute, or end if that comes first
         one = timedelta(minutes=1)
@@ -78,7 +78,6 @@ def _window(start: datetime, end: datetime) -> dict[str, datetime]:
         "end": end,
         "whole_from": whole_from,
         "whole_to": whole_to,
-        "head_end": min(whole_from, end),
         "tail_start": max(whole_to, whole_from),
     }
 
