@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state.connect()
+        state.watch()
         # Move everything loaded so far (libraries, model) out of the collector's
         # reach: full collections otherwise stall every request for ~150 ms.
         gc.collect()

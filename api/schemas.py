@@ -87,6 +87,46 @@ class ModelDescription(BaseModel):
     served: bool = False
 
 
+class RegisteredVersion(BaseModel):
+    """A version of the registry's model `creditops`."""
+
+    version: str
+    created_at: datetime
+    aliases: list[str] = Field(description="`champion` (served), `challenger` (being judged).")
+    served: bool
+    reason: str | None = Field(description="Why it was trained: first, drift, outcomes, ...")
+    gate: str | None = Field(description="`passed` or `rejected` by the promotion gate.")
+    gate_reasons: str | None
+    legacy_version: str | None = Field(description="Its name before the registry, if any.")
+    training_rows: int | None
+    outcome_rows: int | None
+    training_set_fingerprint: str | None
+    metrics: dict[str, float] = Field(description="On the frozen held-out set.")
+    run_id: str
+
+
+class RetrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    requested_by: str = Field(default="api", min_length=1, max_length=100)
+
+
+class Retraining(BaseModel):
+    id: int
+    reason: str
+    detail: str
+    requested_by: str
+    requested_at: datetime
+    status: Literal["requested", "running", "promoted", "rejected", "failed"]
+    orchestrator: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    champion_version: str | None
+    challenger_version: str | None
+    training_set: dict | None
+    evaluation: dict | None
+    error: str | None
+
+
 class ErrorDetail(BaseModel):
     row: int | None = Field(description="Index of the applicant in `applicants`, if any.")
     field: str | None

@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-from . import api, ingestion, monitoring, outcomes
+from . import api, ingestion, lifecycle, monitoring, outcomes
 from .harness import environment
 
 SUITES = {
@@ -15,6 +15,7 @@ SUITES = {
     "ingestion": ingestion.run,
     "monitoring": monitoring.run,
     "outcomes": outcomes.run,
+    "lifecycle": lifecycle.run,
 }
 
 

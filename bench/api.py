@@ -41,7 +41,7 @@ def floor_ms(env: Environment, batch: list[dict]) -> float:
     ids = [f"floor-{i}" for i in range(len(batch))]
 
     def predict_and_copy() -> None:
-        probability_bad = artifact.classifier.predict_proba(encode(columns))[:, 1]
+        probability_bad = artifact.pipeline[-1].predict_proba(encode(columns))[:, 1]
         raw = engine.raw_connection()
         try:
             with (

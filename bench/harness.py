@@ -20,9 +20,11 @@ import httpx
 
 from creditops.db import engine_for, migrate
 from creditops.embedded_postgres import EmbeddedPostgres
-from creditops.model import ModelArtifact, record_model_version
-from creditops.settings import PROJECT_ROOT
-from creditops.training import train_model
+from creditops.lifecycle.registry import Registry
+from creditops.lifecycle.retraining import ensure_champion
+from creditops.model import ModelArtifact
+from creditops.settings import PROJECT_ROOT, Settings
+from creditops.stack import mlflow_service, wait_until_answers
 
 DATASET = PROJECT_ROOT / "data" / "credit_risk.csv"
 
@@ -32,22 +34,44 @@ class Environment:
     database_url: str
     data_root: Path
     artifact: ModelArtifact
+    settings: Settings
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """What a process of the platform needs to find this environment."""
+        return {
+            "DATABASE_URL": self.database_url,
+            "CREDITOPS_DATA_ROOT": str(self.data_root),
+            "CREDITOPS_DATASET_PATH": str(DATASET),
+            "CREDITOPS_MLFLOW_TRACKING_URI": self.settings.tracking_uri,
+        }
 
 
 @contextlib.contextmanager
 def environment() -> Iterator[Environment]:
-    """A durable-off PostgreSQL cluster, migrated, with a freshly trained model recorded."""
+    """A PostgreSQL cluster, migrated, an MLflow server on it, and a first model as champion."""
     root = Path(tempfile.mkdtemp(prefix="creditops-bench-", dir="/tmp"))
     root.chmod(0o711)
     cluster = EmbeddedPostgres(root / "pg", preferred_port=0, durable=True)
+    mlflow = None
     try:
         url = cluster.start()
         migrate(url)
+        cluster.create_database("mlflow")
         data_root = root / "data"
-        artifact = train_model(DATASET, data_root / "models", 42, 0.2)
-        record_model_version(engine_for(url), artifact, data_root / "models")
-        yield Environment(url, data_root, artifact)
+        settings = Settings(
+            data_root=data_root, dataset_path=DATASET, database_url=url, mlflow_port=free_port()
+        )
+        mlflow = mlflow_service(settings, url)
+        mlflow.start(root)
+        wait_until_answers(f"{mlflow.url}/health", 120, "the MLflow server")
+        version, _ = ensure_champion(settings)
+
+        yield Environment(url, data_root, Registry(settings.tracking_uri).load(version), settings)
     finally:
+        if mlflow is not None and mlflow.process is not None:
+            mlflow.process.terminate()
+            mlflow.process.wait(30)
         engine_for(url).dispose()
         cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
@@ -75,12 +99,7 @@ def model_service(env: Environment, **settings: str) -> Iterator[str]:
             "--log-level",
             "warning",
         ],
-        env={
-            **os.environ,
-            "DATABASE_URL": env.database_url,
-            "CREDITOPS_DATA_ROOT": str(env.data_root),
-            **settings,
-        },
+        env={**os.environ, **env.variables, **settings},
         cwd=PROJECT_ROOT,
         start_new_session=True,
     )
@@ -121,7 +140,12 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def _keep_alive_client(
-    host: str, port: int, request: bytes, stop_at: float, latencies: list[float]
+    host: str,
+    port: int,
+    request: bytes,
+    stop_at: float,
+    latencies: list[float],
+    sent_at: list[float] | None,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -138,12 +162,24 @@ async def _keep_alive_client(
                     raise RuntimeError(f"unexpected response: {line!r}")
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
+            if sent_at is not None:
+                sent_at.append(started)
     finally:
         writer.close()
 
 
-def load(base_url: str, path: str, body: bytes, clients: int, seconds: float) -> list[float]:
-    """Keep-alive HTTP/1.1 POSTs from `clients` connections for `seconds`; the latencies."""
+def load(
+    base_url: str,
+    path: str,
+    body: bytes,
+    clients: int,
+    seconds: float,
+    sent_at: list[float] | None = None,
+) -> list[float]:
+    """Keep-alive HTTP/1.1 POSTs from `clients` connections for `seconds`; the latencies
+    (and into `sent_at`, when given, when each request was sent, by perf_counter).
+
+    Any answer but 200 raises: a run that completes had no failed request."""
     url = httpx.URL(base_url)
     request = (
         f"POST {path} HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
@@ -155,7 +191,7 @@ def load(base_url: str, path: str, body: bytes, clients: int, seconds: float) ->
         stop_at = time.perf_counter() + seconds
         await asyncio.gather(
             *(
-                _keep_alive_client(url.host, url.port, request, stop_at, latencies)
+                _keep_alive_client(url.host, url.port, request, stop_at, latencies, sent_at)
                 for _ in range(clients)
             )
         )

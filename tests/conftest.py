@@ -1,10 +1,11 @@
-"""Shared fixtures: a real PostgreSQL cluster for the session, migrated; a trained model."""
+"""Shared fixtures: a real PostgreSQL cluster and MLflow server for the session; a model."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,12 @@ from sqlalchemy import text
 
 from creditops.db import engine_for, metadata, migrate
 from creditops.embedded_postgres import EmbeddedPostgres
-from creditops.model import ModelArtifact, record_model_version
+from creditops.lifecycle.registry import CHALLENGER, CHAMPION, Registry
+from creditops.lifecycle.training_set import frozen_split
+from creditops.model import ModelArtifact
 from creditops.settings import PROJECT_ROOT, Settings
-from creditops.training import train_model
+from creditops.stack import mlflow_service, wait_until_answers
+from creditops.training import load_dataset, train_model
 
 DATASET = PROJECT_ROOT / "data" / "credit_risk.csv"
 
@@ -60,26 +64,92 @@ def data_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def settings(data_root: Path, database_url: str) -> Settings:
+def tracking_uri(postgres: EmbeddedPostgres, database_url: str, data_root: Path) -> Iterator[str]:
+    """A real MLflow server (the one `creditops run` starts) for the session's registry."""
+    postgres.create_database("mlflow")
+    settings = Settings(data_root=data_root, database_url=database_url, mlflow_port=free_port())
+    service = mlflow_service(settings, database_url)
+    service.start(data_root)
+    try:
+        wait_until_answers(f"{service.url}/health", 120, "the test MLflow server")
+        yield service.url
+    finally:
+        service.process.terminate()
+        service.process.wait(30)
+
+
+@pytest.fixture(scope="session")
+def settings(data_root: Path, database_url: str, tracking_uri: str) -> Settings:
     return Settings(
         data_root=data_root,
         dataset_path=DATASET,
         database_url=database_url,
+        mlflow_tracking_uri=tracking_uri,
         raw_file_settle_seconds=0,  # tests write a file and ingest it at once
     )
 
 
 @pytest.fixture(scope="session")
-def trained_model(settings: Settings) -> ModelArtifact:
-    return train_model(DATASET, settings.models_dir, settings.random_seed, settings.test_size)
+def frozen_sets(settings: Settings):
+    """The dataset's training part and its frozen held-out part."""
+    return frozen_split(load_dataset(DATASET), settings.random_seed, settings.test_size)
+
+
+@pytest.fixture(scope="session")
+def trained_model(frozen_sets) -> ModelArtifact:
+    """The model trained on the dataset's training part (not registered)."""
+    train, holdout = frozen_sets
+    return train_model(train, holdout, seed=42)
+
+
+@pytest.fixture(scope="session")
+def registry(settings: Settings) -> Registry:
+    return Registry(settings.tracking_uri)
+
+
+@pytest.fixture(scope="session")
+def registered_model(registry: Registry, trained_model: ModelArtifact, frozen_sets):
+    register(registry, trained_model, frozen_sets[0], reason="first")
+    return trained_model
+
+
+def register(registry, artifact, train, reason: str = "test") -> str:
+    """Register `artifact` with a few rows of `train` as its example; its version."""
+    return registry.register(
+        artifact, {"fingerprint": reason, "rows": len(train)}, train.head(5), {"reason": reason}
+    )
+
+
+@pytest.fixture(scope="module")
+def weak_model(frozen_sets):
+    """Trained on 120 rows: clearly worse than a model of the whole training part."""
+    train, holdout = frozen_sets
+    return train_model(train.sample(120, random_state=1), holdout, seed=42)
 
 
 @pytest.fixture
-def recorded_model(engine, trained_model: ModelArtifact, settings: Settings) -> ModelArtifact:
-    """The trained model, with its row in the (emptied) model_versions table."""
-    record_model_version(engine, trained_model, settings.models_dir)
-    return trained_model
+def weak_champion(recorded_model, registry, weak_model, frozen_sets):
+    if weak_model.version is None:
+        register(registry, weak_model, frozen_sets[0])
+    registry.set_alias(CHAMPION, weak_model.version)
+    return weak_model
+
+
+@pytest.fixture
+def recorded_model(engine, registry: Registry, registered_model) -> ModelArtifact:
+    """The trained model, registered and champion; no challenger."""
+    registry.set_alias(CHAMPION, registered_model.version)
+    registry.drop_alias(CHALLENGER)
+    return registered_model
 
 
 class TeamsReceiver:
@@ -163,10 +233,9 @@ def ingest_settings(tmp_path, database_url, engine, teams, static_server) -> Set
     )
 
 
-@pytest.fixture
-def model_service(settings: Settings, recorded_model) -> Iterator[str]:
-    """The model service on a real port (uvicorn in a thread), on the test database."""
-    import socket
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The model service on a real port (uvicorn in a thread); its URL."""
     import threading
     import time
 
@@ -174,9 +243,7 @@ def model_service(settings: Settings, recorded_model) -> Iterator[str]:
 
     from api.main import create_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -184,6 +251,15 @@ def model_service(settings: Settings, recorded_model) -> Iterator[str]:
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def model_service(settings: Settings, recorded_model) -> Iterator[str]:
+    """The model service on the test database, serving the registry's champion."""
+    with serving(settings) as url:
+        yield url

@@ -28,7 +28,7 @@ from creditops.supervision import process_table
 
 from .conftest import DATASET
 
-SERVICES = ("api", "webapp", "reports", "dagster", "airflow")
+SERVICES = ("api", "webapp", "reports", "dagster", "airflow", "mlflow")
 
 
 def free_port() -> int:
@@ -50,6 +50,9 @@ def platform_env(data_root: Path, teams_url: str, raw_files: int) -> dict[str, s
         "CREDITOPS_DRIFT_INTERVAL_MINUTES": "1",
         "CREDITOPS_OUTCOME_DELAY_SECONDS": "5",
         "CREDITOPS_OUTCOME_INTERVAL_SECONDS": "2",
+        "CREDITOPS_RETRAINING_INTERVAL_SECONDS": "5",
+        "CREDITOPS_RETRAIN_COOLDOWN_MINUTES": "0",
+        "CREDITOPS_RETRAIN_NEW_OUTCOMES": "1000000",  # drift is the trigger here
         "CREDITOPS_TEAMS_WEBHOOK_URL": teams_url,
         # Both orchestrators drive the same folders at once (`make run` unpauses
         # Dagster only): every file must still be processed exactly once.
@@ -98,6 +101,7 @@ def health_urls(env: dict[str, str]) -> dict[str, str]:
         "reports": f"http://127.0.0.1:{port['reports']}/",
         "dagster": f"http://127.0.0.1:{port['dagster']}/server_info",
         "airflow": f"http://127.0.0.1:{port['airflow']}/api/v2/monitor/health",
+        "mlflow": f"http://127.0.0.1:{port['mlflow']}/health",
     }
 
 

@@ -4,7 +4,9 @@ From an empty data root with the schedules sped up by configuration and both
 orchestrators on: every service answers; the ingestion jobs take every raw
 file once (statistics, alerts to a Teams stand-in, good and bad rows apart),
 the prediction jobs predict every good file exactly once, drift is computed,
-the outcomes come back and live performance appears;
+the outcomes come back and live performance appears; drifted applicants
+(`creditops simulate drifted`) lead by themselves to drift flagged, a challenger
+trained, judged and promoted, and the model service serving it;
 Ctrl-C leaves no process behind; a second start resumes on the same data and
 redoes nothing.
 """
@@ -12,6 +14,8 @@ redoes nothing.
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 
 import httpx
@@ -25,6 +29,7 @@ from creditops.db import (
     outcome_ingestion_runs,
     prediction_files,
     predictions,
+    retrainings,
 )
 from creditops.embedded_postgres import EmbeddedPostgres
 from creditops.features import FEATURE_NAMES
@@ -46,6 +51,7 @@ from .live_stack import (
 )
 
 RAW_FILES = 5
+DRIFTED = [sys.executable, "-m", "creditops.cli", "simulate", "drifted"]
 
 
 @pytest.mark.slow
@@ -154,6 +160,41 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
         panel = httpx.get(f"{api}/monitoring/panels/feature_drift", timeout=10).json()
         assert {row["metric"] for row in panel} == set(FEATURE_NAMES)
 
+        # The loop closes: drifted applicants, whose loans end by another rule, are
+        # flagged by the drift checks, which trigger a retraining on their outcomes;
+        # the challenger is judged on the newest of them, and promoted.
+        simulated = subprocess.run(
+            [*DRIFTED, "--batches", "4", "--rows", "2500", "--pause", "0"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert simulated.returncode == 0, simulated.stderr
+
+        def retrained() -> dict | None:
+            with engine.connect() as conn:
+                row = (
+                    conn.execute(select(retrainings).where(retrainings.c.reason != "first"))
+                    .mappings()
+                    .first()
+                )
+            return row if row and row["finished_at"] else None
+
+        retraining = wait_for("a retraining triggered by drift", retrained, process, 400)
+        assert retraining["reason"] == "drift" and retraining["requested_by"] == "trigger"
+        assert retraining["status"] == "promoted", retraining["evaluation"]
+        assert retraining["evaluation"]["judged_on"] == "recent"
+        champion = retraining["challenger_version"]
+        wait_for(
+            "the new champion served",
+            lambda: httpx.get(f"{api}/health", timeout=5).json()["model_version"] == champion,
+            process,
+            60,
+        )
+
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(predictions)).scalar_one()
         output = stop(process)
         assert f"{RAW_FILES} files split" in output and "trained now" in output
         for service in ("api", "webapp", "reports", "dagster-webserver", "airflow-api-server"):
@@ -161,8 +202,8 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
         assert processes_left(data_root, env) == []
         assert EmbeddedPostgres(settings.postgres_dir).running_port() is None
 
-        # A second start resumes: same model and data, nothing split, ingested or
-        # predicted again.
+        # A second start resumes: same data, nothing split, ingested or predicted again,
+        # and the registry's champion served.
         process = start(env)
         wait_for("every service to answer again", lambda: all_answer(urls), process, 240)
         time.sleep(15)  # several sensor intervals
@@ -171,11 +212,12 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
             assert conn.execute(select(func.count()).select_from(ingestion_runs)).scalar_one() == (
                 RAW_FILES
             )
-            assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == sum(
-                good_files.values()
+            assert (
+                conn.execute(select(func.count()).select_from(predictions)).scalar_one() == stored
             )
         output = stop(process)
-        assert "existing" in output and "files split" not in output
+        assert "is champion (existing)" in output
+        assert "files split" not in output
         assert processes_left(data_root, env) == []
     finally:
         if process.poll() is None:  # a failed check: still stop it the clean way

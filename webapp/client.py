@@ -83,6 +83,12 @@ class ModelService:
     def models(self) -> list[dict]:
         return self._call("GET", "/models")
 
+    def retrainings(self) -> list[dict]:
+        return self._call("GET", "/model/retrainings")
+
+    def retrain(self) -> dict:
+        return self._call("POST", "/model/retrain", json={"requested_by": "webapp"})
+
     def dashboards(self) -> list[dict]:
         return self._call("GET", "/monitoring/dashboards")
 

@@ -6,10 +6,8 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from creditops.db import model_versions
 from creditops.outcomes import check_outcomes, reject_never_predicted, save_pushed_outcomes
 from creditops.performance import Bucket, live_performance
 from creditops.schemas import IsoDatetime
@@ -65,9 +63,6 @@ def get_performance(
     start, end = time_window(start, end, default=timedelta(days=30))
     try:
         performance = live_performance(state.engine, start, end, bucket, model_version)
-        with state.engine.connect() as conn:
-            versions = conn.execute(select(model_versions.c.version, model_versions.c.metrics))
-            held_out = {v: m["roc_auc"] for v, m in versions if "roc_auc" in m}
     except SQLAlchemyError as exc:
         raise HTTPException(503, "database unavailable") from exc
     return {
@@ -75,5 +70,9 @@ def get_performance(
         "end": end,
         "bucket": bucket,
         **performance,
-        "held_out_roc_auc": held_out,
+        "held_out_roc_auc": {
+            v["version"]: v["metrics"]["holdout.roc_auc"]
+            for v in state.versions
+            if "holdout.roc_auc" in v["metrics"]
+        },
     }

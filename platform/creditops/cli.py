@@ -45,15 +45,60 @@ def _db(args: argparse.Namespace, settings: Settings) -> None:
 def _train(args: argparse.Namespace, settings: Settings) -> None:
     from .stack import bring_up_database, ensure_model
 
-    url = bring_up_database(settings)
-    artifact, trained = ensure_model(settings, url, force=args.force)
-    metrics = artifact.metadata["metrics"]
-    verb = "trained" if trained else "already trained (use --force to retrain)"
-    print(f"model {artifact.version} {verb}")
-    print(json.dumps({k: v for k, v in metrics.items() if k != "confusion_matrix"}, indent=2))
-    print("confusion matrix (rows: true good/bad, columns: predicted good/bad):")
-    for row in metrics["confusion_matrix"]["matrix"]:
-        print("  ", row)
+    version, trained = ensure_model(settings, bring_up_database(settings))
+    print(
+        f"model creditops version {version} is champion "
+        + ("(trained now)" if trained else "(already there: `creditops retrain` trains another)")
+    )
+
+
+def _retrain(args: argparse.Namespace, settings: Settings) -> None:
+    from .db import database_url, engine_for
+    from .lifecycle.registry import Registry
+    from .lifecycle.retraining import request_retraining, run_retraining
+
+    by = f"creditops retrain ({args.requested_by})"
+    if args.request:
+        row = request_retraining(engine_for(database_url(settings)), "manual", by, by)
+        if row is None:
+            raise CreditopsError("a retraining is requested or running already: one at a time")
+        print(f"retraining {row['id']} requested: the orchestrators' sensors will run it")
+        return
+    Registry(settings.tracking_uri).check()
+    row = run_retraining(settings, "manual", by, by)
+    evaluation = row["evaluation"]
+    print(
+        f"retraining {row['id']}: challenger version {row['challenger_version']} "
+        f"{row['status']} (champion was {row['champion_version'] or 'none'}; "
+        f"judged on the {evaluation['judged_on']} set)"
+    )
+    for check in evaluation["checks"]:
+        print(f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {check['detail']}")
+
+
+def _model(args: argparse.Namespace, settings: Settings) -> None:
+    from .lifecycle.registry import Registry
+    from .lifecycle.retraining import promote
+
+    registry = Registry(settings.tracking_uri)
+    registry.check()
+    if args.action == "promote":
+        if not args.version:
+            raise CreditopsError("`model promote` needs the VERSION to serve")
+        previous = promote(settings, args.version, f"creditops model promote ({args.reason})")
+        print(
+            f"version {args.version} is champion (was {previous or 'none'}); "
+            "the model service switches within a few seconds"
+        )
+        return
+    for v in registry.versions():
+        auc = v["metrics"].get("holdout.roc_auc")
+        print(
+            f"{v['version']:>4}  {','.join(v['aliases']) or '-':<18} "
+            f"ROC AUC {auc:.4f}  {v['tags'].get('reason', '-'):<9} "
+            f"gate: {v['tags'].get('gate', '-')}"
+            + (f"  ({v['tags']['gate_reasons']})" if v["tags"].get("gate") == "rejected" else "")
+        )
 
 
 def _split(args: argparse.Namespace, settings: Settings) -> None:
@@ -190,9 +235,26 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["start", "stop", "status", "migrate", "url"])
     db.set_defaults(handler=_db)
 
-    train = commands.add_parser("train", help="train the model if none exists, and record it")
-    train.add_argument("--force", action="store_true", help="train a new version anyway")
+    train = commands.add_parser(
+        "train", help="train the first model and make it champion, unless there is one"
+    )
     train.set_defaults(handler=_train)
+
+    retrain = commands.add_parser(
+        "retrain",
+        help="train a challenger now, judge it against the champion, promote it if it is better",
+    )
+    retrain.add_argument(
+        "--request", action="store_true", help="only ask the orchestrators to do it"
+    )
+    retrain.add_argument("--requested-by", default="a person", help="recorded with the request")
+    retrain.set_defaults(handler=_retrain)
+
+    model = commands.add_parser("model", help="the registry's versions; promote one by hand")
+    model.add_argument("action", choices=["list", "promote"])
+    model.add_argument("version", nargs="?", help="with promote: the version to serve")
+    model.add_argument("--reason", default="by hand", help="with promote: recorded with it")
+    model.set_defaults(handler=_model)
 
     split = commands.add_parser(
         "split",

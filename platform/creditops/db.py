@@ -53,26 +53,14 @@ metadata = MetaData(
 PREDICTION_SOURCES = ("webapp", "scheduled")
 OUTCOME_SOURCES = ("file", "api")
 ORCHESTRATORS = ("dagster", "airflow", "cli")
+RETRAINING_REASONS = ("first", "drift", "outcomes", "schedule", "manual")
+RETRAINING_STATUSES = ("requested", "running", "promoted", "rejected", "failed")
+ACTIVE_RETRAINING = ("requested", "running")
 CRITICALITIES = ("none", "low", "medium", "high")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-model_versions = Table(
-    "model_versions",
-    metadata,
-    Column("version", Text, primary_key=True),
-    Column("trained_at", DateTime(timezone=True), nullable=False),
-    Column("algorithm", Text, nullable=False),
-    Column("roc_auc", Float, nullable=False),
-    Column("metrics", JSONB, nullable=False),
-    Column("n_train", Integer, nullable=False),
-    Column("n_test", Integer, nullable=False),
-    Column("dataset_sha256", Text, nullable=False),
-    Column("artifact_path", Text, nullable=False),
-)
 
 
 def _feature_column(feature) -> Column:
@@ -94,7 +82,7 @@ predictions = Table(
     # NULL only for rows stored before application ids existed.
     Column("application_id", Text),
     Column("batch_id", UUID(as_uuid=True), nullable=False),
-    Column("model_version", Text, ForeignKey("model_versions.version"), nullable=False),
+    Column("model_version", Text, nullable=False),  # the registry's version number
     Column("prediction", Text, nullable=False),
     Column("probability_bad", Float, nullable=False),
     *(_feature_column(f) for f in FEATURES),
@@ -169,7 +157,7 @@ drift_metrics = Table(
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("model_version", Text, ForeignKey("model_versions.version"), nullable=False),
+    Column("model_version", Text, nullable=False),  # the registry's version number
     Column("feature", Text, nullable=False),
     Column("test", Text, nullable=False),
     Column("statistic", Float, nullable=False),
@@ -263,6 +251,51 @@ prediction_files = Table(
     Column("error", Text),
     UniqueConstraint("file_name", "fingerprint"),
     CheckConstraint(_in("status", ("claimed", "predicted", "failed")), name="status"),
+)
+
+
+# Every retraining: why it was asked for, who ran it, and how it ended. At most one
+# is requested or running at a time, across orchestrators (a partial unique index).
+retrainings = Table(
+    "retrainings",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("reason", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("status", Text, nullable=False, server_default=text("'requested'")),
+    Column("orchestrator", Text),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("training_set", JSONB),
+    Column("champion_version", Text),
+    Column("challenger_version", Text),
+    Column("evaluation", JSONB),
+    Column("error", Text),
+    CheckConstraint(_in("reason", RETRAINING_REASONS), name="reason"),
+    CheckConstraint(_in("status", RETRAINING_STATUSES), name="status"),
+    CheckConstraint(f"orchestrator IS NULL OR {_in('orchestrator', ORCHESTRATORS)}", name="orch"),
+    Index(
+        "ix_retrainings_one_active",
+        text("(true)"),
+        unique=True,
+        postgresql_where=text(_in("status", ACTIVE_RETRAINING)),
+    ),
+    Index("ix_retrainings_requested_at", "requested_at"),
+)
+
+# Who served when: every change of the champion alias, by the gate or by hand.
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("promoted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("version", Text, nullable=False),
+    Column("previous_version", Text),
+    Column("promoted_by", Text, nullable=False),
+    Column("retraining_id", BigInteger, ForeignKey("retrainings.id")),
+    Column("note", Text, nullable=False),
 )
 
 

@@ -159,15 +159,16 @@ def claim_and_predict(settings: Settings, files: list[dict], claimed_by: str) ->
 
 
 def detect_drift_step(settings: Settings) -> list[dict]:
-    """Drift of the last window of serving data against the served model's baseline."""
+    """Drift of the last window of serving data against the champion's baseline."""
     from .drift import record_drift
-    from .model import load_artifact
+    from .lifecycle.registry import Registry
 
+    champion = Registry(settings.tracking_uri).load_alias()
     url = database_url(settings)
     with reporting_outages(url):
         return record_drift(
             engine_for(url),
-            load_artifact(settings.models_dir),
+            champion,
             timedelta(minutes=settings.drift_window_minutes),
             settings.drift_min_samples,
         )

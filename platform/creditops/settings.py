@@ -96,9 +96,47 @@ class Settings(BaseSettings):
         default=60, ge=1, description="How often to ingest an outcome file."
     )
 
-    # Training.
+    # Training and the model lifecycle. MLflow is the registry: its server keeps runs
+    # and versions in its own database beside ours, artifacts under <data_root>/mlflow.
     random_seed: int = 42
     test_size: float = 0.2
+    mlflow_port: int = 5000
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="Default http://127.0.0.1:<mlflow_port>."
+    )
+    model_poll_seconds: float = Field(
+        default=5, gt=0, description="How often the model service asks who the champion is."
+    )
+    promotion_min_auc_gain: float = Field(
+        default=0.005, description="ROC AUC a challenger must add to the champion's."
+    )
+    promotion_max_brier_increase: float = Field(
+        default=0.002, ge=0, description="Calibration (Brier score) a challenger may lose."
+    )
+    recent_window_rows: int = Field(
+        default=2_000, ge=0, description="Newest labelled rows held out to judge both models."
+    )
+    recent_window_min_rows: int = Field(
+        default=200, ge=1, description="Below this the gate judges on the frozen held-out set."
+    )
+    retrain_drift_features: int = Field(
+        default=3, ge=1, description="K: retrain when K features drift ..."
+    )
+    retrain_drift_checks: int = Field(
+        default=2, ge=1, description="... in M consecutive drift checks."
+    )
+    retrain_new_outcomes: int = Field(
+        default=5_000, ge=1, description="Retrain once this many outcomes came since the last."
+    )
+    retrain_every_hours: float = Field(
+        default=168, gt=0, description="Retrain at least this often."
+    )
+    retrain_cooldown_minutes: float = Field(
+        default=10, ge=0, description="No automatic retraining this soon after the last one."
+    )
+    retraining_interval_seconds: int = Field(
+        default=60, ge=1, description="How often the orchestrators look at the triggers."
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
@@ -115,7 +153,20 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
+        """Where models lived before the registry; read once to import them into it."""
         return self.data_root / "models"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.data_root / "mlflow" / "artifacts"
+
+    @property
+    def training_sets_dir(self) -> Path:
+        return self.data_root / "training-sets"
+
+    @property
+    def tracking_uri(self) -> str:
+        return (self.mlflow_tracking_uri or f"http://127.0.0.1:{self.mlflow_port}").rstrip("/")
 
     @property
     def postgres_dir(self) -> Path:

@@ -7,17 +7,16 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from . import data_docs
 from .db import check_database, describe_url, embedded_cluster, engine_for, migrate
-from .errors import ConfigurationError, ModelUnavailable
-from .model import ModelArtifact, load_artifact, record_model_version
+from .errors import ConfigurationError
 from .settings import PROJECT_ROOT, Settings
 from .supervision import Liveness, RestartPolicy, Service, Supervisor, http_answers
-from .training import train_model
 
 
 def bring_up_database(settings: Settings) -> str:
@@ -28,22 +27,51 @@ def bring_up_database(settings: Settings) -> str:
     return url
 
 
-def ensure_model(settings: Settings, url: str, force: bool = False) -> tuple[ModelArtifact, bool]:
-    """The served model, trained first when there is none (or `force`); recorded in the database."""
-    trained = False
-    try:
-        if force:
-            raise ModelUnavailable("retraining on request")
-        artifact = load_artifact(settings.models_dir)
-    except ModelUnavailable:
-        if not force and (settings.models_dir / "CURRENT").exists():
-            raise  # a corrupt model is reported, never silently replaced
-        artifact = train_model(
-            settings.dataset, settings.models_dir, settings.random_seed, settings.test_size
-        )
-        trained = True
-    record_model_version(engine_for(url), artifact, settings.models_dir)
-    return artifact, trained
+def ensure_model(settings: Settings, url: str) -> tuple[str, bool]:
+    """The champion's version, once the models from before the registry are imported;
+    the first model is trained (and promoted) when the registry has none."""
+    from .lifecycle.legacy import import_legacy_models
+    from .lifecycle.registry import Registry
+    from .lifecycle.retraining import ensure_champion
+
+    registry = Registry(settings.tracking_uri)
+    registry.check()
+    import_legacy_models(settings.models_dir, settings.dataset, engine_for(url), registry)
+    return ensure_champion(settings)
+
+
+def wait_until_answers(url: str, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not http_answers(url, timeout=2):
+        if time.monotonic() > deadline:
+            raise ConfigurationError(f"{what} did not answer at {url} in {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+def mlflow_service(settings: Settings, url: str) -> Service:
+    """The MLflow tracking server and registry: its own database, artifacts under the root."""
+    settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
+    return Service(
+        "mlflow",
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            _database(url, "mlflow", "psycopg"),
+            "--artifacts-destination",
+            str(settings.mlflow_artifacts_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.mlflow_port),
+            "--workers",
+            "1",
+        ],
+        url=f"http://127.0.0.1:{settings.mlflow_port}",
+        # Its job runners (three more processes) serve GenAI evaluations; we have none.
+        env={"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        liveness=answers(f"http://127.0.0.1:{settings.mlflow_port}/health"),
+    )
 
 
 def prepare_data_folders(settings: Settings) -> None:
@@ -52,7 +80,6 @@ def prepare_data_folders(settings: Settings) -> None:
         settings.good_data_dir,
         settings.bad_data_dir,
         settings.reports_dir,
-        settings.models_dir,
         settings.outcomes_pending_dir,
         settings.outcomes_dir,
     ):
@@ -333,6 +360,9 @@ def restart_policy(settings: Settings) -> RestartPolicy:
     )
 
 
+DATABASES = ("creditops", "dagster", "airflow", "mlflow")
+
+
 def start_embedded_database(settings: Settings, supervisor: Supervisor) -> str:
     """The embedded cluster as a supervised service (restarted if it dies); its URL.
 
@@ -354,7 +384,7 @@ def start_embedded_database(settings: Settings, supervisor: Supervisor) -> str:
         )
     )
     cluster.wait_until_ready(service.process)
-    for name in ("creditops", "dagster", "airflow"):
+    for name in DATABASES:
         cluster.create_database(name)
     return cluster.url()
 
@@ -368,11 +398,13 @@ def run_platform(settings: Settings) -> int:
         migrate(url)
         check_database(engine_for(url))
         print(f"PostgreSQL      {describe_url(url)}", flush=True)
-        artifact, trained = ensure_model(settings, url)
-        roc_auc = artifact.metadata["metrics"]["roc_auc"]
+        mlflow = supervisor.start(mlflow_service(settings, url))
+        wait_until_answers(f"{mlflow.url}/health", 120, "the MLflow server")
+        print(f"{mlflow.name:<21} {mlflow.url}", flush=True)
+        version, trained = ensure_model(settings, url)
         print(
-            f"model           {artifact.version} ({'trained now' if trained else 'existing'}, "
-            f"ROC AUC {roc_auc:.3f})",
+            f"model           creditops version {version} is champion "
+            f"({'trained now' if trained else 'existing'})",
             flush=True,
         )
         split = prepare_raw_data(settings)

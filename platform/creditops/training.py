@@ -1,4 +1,4 @@
-"""Train the model on the labelled dataset, evaluate it, and record the new version."""
+"""Train the model on a labelled frame and evaluate it on a held-out one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
-from sklearn.model_selection import train_test_split
 
 from .errors import ConfigurationError
 from .features import (
@@ -29,15 +28,7 @@ from .features import (
     POSITIVE_CLASS,
     TARGET,
 )
-from .model import (
-    ALGORITHM,
-    ModelArtifact,
-    build_classifier,
-    encode,
-    save_artifact,
-    sha256_of,
-    spec_fingerprint,
-)
+from .model import ALGORITHM, ModelArtifact, build_pipeline, spec_fingerprint
 
 THRESHOLD = 0.5
 # Numeric baselines keep a sample of raw values for the KS test and decile
@@ -114,32 +105,26 @@ def evaluate(y_true: pd.Series, predicted: np.ndarray, probability_bad: np.ndarr
     }
 
 
-def train_model(dataset_path: Path, models_dir: Path, seed: int, test_size: float) -> ModelArtifact:
-    """Fit on a stratified split, evaluate on the held-out part, save a new version."""
-    frame = load_dataset(dataset_path)
-    features, target = frame[list(FEATURE_NAMES)], frame[TARGET]
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=test_size, stratify=target, random_state=seed
-    )
-    classifier = build_classifier(seed).fit(encode(x_train), y_train)
-    trained_at = datetime.now(UTC)
+def train_model(train: pd.DataFrame, holdout: pd.DataFrame, seed: int) -> ModelArtifact:
+    """Fit on `train`, evaluate on the frozen `holdout` (features and target, both).
+
+    The artifact is not registered yet: `lifecycle.registry` gives it a version.
+    """
+    pipeline = build_pipeline(seed).fit(train[list(FEATURE_NAMES)], train[TARGET])
     artifact = ModelArtifact(
-        version=trained_at.strftime("v%Y%m%dT%H%M%S%fZ"),
-        classifier=classifier,
+        version=None,
+        pipeline=pipeline,
         metadata={
             "algorithm": ALGORITHM,
-            "trained_at": trained_at.isoformat(),
+            "trained_at": datetime.now(UTC).isoformat(),
             "threshold": THRESHOLD,
-            "dataset": str(dataset_path),
-            "dataset_sha256": sha256_of(dataset_path),
-            "n_train": len(x_train),
-            "n_test": len(x_test),
+            "n_train": len(train),
+            "n_test": len(holdout),
             "seed": seed,
             "features": spec_fingerprint(),
         },
-        baseline=training_baseline(x_train, seed),
+        baseline=training_baseline(train[list(FEATURE_NAMES)], seed),
     )
-    predicted, probability_bad = artifact.score(x_test)
-    artifact.metadata["metrics"] = evaluate(y_test, predicted, probability_bad)
-    save_artifact(models_dir, artifact)
+    predicted, probability_bad = artifact.score(holdout)
+    artifact.metadata["metrics"] = evaluate(holdout[TARGET], predicted, probability_bad)
     return artifact

@@ -18,15 +18,25 @@ def test_health_is_ok_when_database_and_model_are(client, recorded_model):
     }
 
 
-def test_without_a_model_health_is_503_and_predict_says_why(settings, engine, tmp_path, applicant):
-    app = create_app(settings.model_copy(update={"data_root": tmp_path}))
+def test_without_a_registry_health_is_503_and_predict_says_why(settings, engine, applicant):
+    app = create_app(settings.model_copy(update={"mlflow_tracking_uri": "http://127.0.0.1:9"}))
     with TestClient(app) as client:
         health = client.get("/health")
         assert health.status_code == 503
-        assert "no trained model" in health.json()["model"]
+        assert health.json()["model"].startswith("the MLflow registry at http://127.0.0.1:9 failed")
         response = client.post("/predict", json={"source": "webapp", "applicants": [applicant]})
         assert response.status_code == 503
-        assert "creditops train" in response.json()["detail"]
+        assert "MLflow registry" in response.json()["detail"]
+
+
+def test_without_a_champion_health_says_how_to_train_one(
+    settings, engine, registry, recorded_model
+):
+    registry.drop_alias("champion")
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/health")
+    assert health.status_code == 503
+    assert "has no champion model: run `creditops train`" in health.json()["model"]
 
 
 def test_an_unreachable_database_gives_503_not_a_crash(settings, applicant):
@@ -45,8 +55,14 @@ def test_the_model_route_describes_the_served_version(client, recorded_model):
     body = client.get("/model").json()
     assert body["version"] == recorded_model.version
     assert body["metrics"]["roc_auc"] >= 0.8 and body["served"] is True
-    history = client.get("/models").json()
-    assert [m["version"] for m in history] == [recorded_model.version]
+    history = client.get("/models").json()  # the session's registry: other tests add versions
+    (served,) = [m for m in history if m["served"]]
+    assert served["version"] == recorded_model.version and served["aliases"] == ["champion"]
+    assert (
+        served["reason"] == "first" and served["metrics"]["roc_auc"] == body["metrics"]["roc_auc"]
+    )
+    versions = [int(m["version"]) for m in history]
+    assert versions == sorted(versions, reverse=True)
 
 
 def test_metrics_count_requests_and_predictions_by_class_and_source(client, applicant):

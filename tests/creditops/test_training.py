@@ -1,16 +1,13 @@
 """Training: quality on the held-out split, artifacts, and the model's behaviour."""
 
-import json
-
+import mlflow
 import pandas as pd
 import pytest
-from sqlalchemy import select
 
-from creditops.db import model_versions
 from creditops.errors import ConfigurationError, ModelUnavailable
-from creditops.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from creditops.model import current_version, load_artifact
-from creditops.training import load_dataset, train_model
+from creditops.features import CATEGORICAL_FEATURES, FEATURE_NAMES, NUMERIC_FEATURES
+from creditops.lifecycle.registry import MODEL_NAME, Registry
+from creditops.training import load_dataset
 
 from ..conftest import DATASET
 
@@ -28,13 +25,34 @@ def test_the_model_reaches_the_required_roc_auc_on_held_out_data(trained_model):
     assert 0 < metrics["precision_bad"] <= 1 and 0 < metrics["recall_bad"] <= 1
 
 
-def test_the_artifact_round_trips_and_is_the_current_version(trained_model, settings, applicants):
-    assert current_version(settings.models_dir) == trained_model.version
-    loaded = load_artifact(settings.models_dir)
+def test_the_registered_version_round_trips(recorded_model, registry, applicants):
+    loaded = registry.load_alias()
+    assert loaded.version == recorded_model.version
     classes, probability = loaded.score(applicants.head(50))
-    expected_classes, expected_probability = trained_model.score(applicants.head(50))
+    expected_classes, expected_probability = recorded_model.score(applicants.head(50))
     assert list(classes) == list(expected_classes)
     assert probability.tolist() == expected_probability.tolist()
+    assert loaded.baseline == recorded_model.baseline
+
+
+def test_anyone_can_load_the_champion_from_mlflow_and_score_raw_features(
+    recorded_model, registry, applicants
+):
+    """The logged model takes the features as they come, and its signature says which."""
+    mlflow.set_tracking_uri(registry.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    assert model.metadata.get_input_schema().input_names() == list(FEATURE_NAMES)
+    rows = applicants.head(20).astype({f.name: float for f in NUMERIC_FEATURES})
+    assert list(model.predict(rows)) == list(recorded_model.score(applicants.head(20))[0])
+
+
+def test_every_training_logs_its_parameters_metrics_and_training_set(recorded_model, registry):
+    (version,) = [v for v in registry.versions() if v["version"] == recorded_model.version]
+    assert version["params"]["algorithm"] == "HistGradientBoostingClassifier"
+    assert version["params"]["training_set.fingerprint"] == "first"
+    assert int(version["params"]["training_set.rows"]) == recorded_model.metadata["n_train"]
+    assert version["metrics"]["holdout.roc_auc"] == recorded_model.metadata["metrics"]["roc_auc"]
+    assert version["aliases"] == ["champion"]
 
 
 def test_the_baseline_describes_every_feature(trained_model):
@@ -67,38 +85,25 @@ def test_missing_optional_values_still_score(trained_model, applicants):
     assert len(classes) == 20 and ((probability >= 0) & (probability <= 1)).all()
 
 
-def test_the_version_is_recorded_once(recorded_model, engine, settings):
-    from creditops.model import record_model_version
-
-    record_model_version(engine, recorded_model, settings.models_dir)
-    with engine.connect() as conn:
-        rows = conn.execute(select(model_versions)).mappings().all()
-    assert [r["version"] for r in rows] == [recorded_model.version]
-    assert rows[0]["roc_auc"] == recorded_model.metadata["metrics"]["roc_auc"]
-
-
-def test_a_corrupt_model_file_is_refused_with_the_way_out(trained_model, tmp_path):
-    models = tmp_path / "models"
-    artifact = train_model(DATASET, models, seed=1, test_size=0.2)
-    (models / artifact.version / "model.joblib").write_bytes(b"not a model")
-    with pytest.raises(ModelUnavailable, match=r"corrupt.*creditops train --force"):
-        load_artifact(models)
-
-
-def test_an_artifact_of_another_feature_spec_is_refused(tmp_path):
-    models = tmp_path / "models"
-    artifact = train_model(DATASET, models, seed=1, test_size=0.2)
-    metadata_file = models / artifact.version / "metadata.json"
-    metadata = json.loads(metadata_file.read_text())
-    metadata["features"] = metadata["features"][:-1]
-    metadata_file.write_text(json.dumps(metadata))
+def test_a_version_of_another_feature_spec_is_refused(recorded_model, settings, frozen_sets):
+    train, _ = frozen_sets
+    registry = Registry(settings.tracking_uri)
+    other = type(recorded_model)(
+        None,
+        recorded_model.pipeline,
+        {**recorded_model.metadata, "features": recorded_model.metadata["features"][:-1]},
+        recorded_model.baseline,
+    )
+    version = registry.register(other, {"fingerprint": "x"}, example=train.head(5), tags={})
     with pytest.raises(ModelUnavailable, match="other features"):
-        load_artifact(models)
+        registry.load(version)
 
 
-def test_no_model_says_how_to_train(tmp_path):
-    with pytest.raises(ModelUnavailable, match="creditops train"):
-        load_artifact(tmp_path)
+def test_an_unknown_version_and_an_unreachable_registry_are_one_clear_line(registry):
+    with pytest.raises(ModelUnavailable, match="version 999 cannot be loaded"):
+        registry.load("999")
+    with pytest.raises(ModelUnavailable, match=r"does not answer.*make run"):
+        Registry("http://127.0.0.1:9").check()
 
 
 def test_a_missing_or_unlabelled_dataset_is_one_clear_line(tmp_path):

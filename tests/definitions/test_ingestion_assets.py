@@ -9,7 +9,6 @@ from dagster import (
     RunRequest,
     SkipReason,
     build_sensor_context,
-    instance_for_test,
 )
 from sqlalchemy import select
 
@@ -18,23 +17,6 @@ from creditops.settings import get_settings
 from creditops.splitting import split_dataset
 
 from ..conftest import DATASET
-
-
-@pytest.fixture
-def platform_env(monkeypatch, tmp_path, database_url, engine):
-    """Settings come from the environment, as in a Dagster run process."""
-    monkeypatch.setenv("CREDITOPS_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CREDITOPS_RAW_FILE_SETTLE_SECONDS", "0")
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def instance():
-    with instance_for_test() as instance:
-        yield instance
 
 
 def test_the_definitions_load():
@@ -136,18 +118,15 @@ def test_the_prediction_job_predicts_the_new_files_once(
 
 
 def test_the_drift_job_records_drift_of_stored_predictions(
-    platform_env, instance, engine, trained_model, monkeypatch
+    platform_env, instance, engine, recorded_model, monkeypatch
 ):
     import pandas as pd
 
     from creditops.db import drift_metrics
     from creditops.definitions import defs
-    from creditops.model import record_model_version
     from creditops.predictions import PredictionRequest, score_and_store
-    from creditops.training import train_model
 
-    artifact = train_model(DATASET, platform_env.models_dir, 42, 0.2)
-    record_model_version(engine, artifact, platform_env.models_dir)
+    artifact = recorded_model  # the registry's champion, whose baseline drift compares with
     frame = pd.read_csv(DATASET).drop(columns="Status").head(300)
     rows = frame.assign(Age=(frame["Age"] + 25).clip(upper=100))
     rows = rows.astype(object).where(rows.notna(), None).to_dict("records")

@@ -9,23 +9,17 @@ from sqlalchemy import select
 
 from creditops.db import outcome_ingestion_runs
 from creditops.features import EXAMPLE_APPLICANT
-from creditops.settings import get_settings
 
 
 @pytest.fixture
-def platform_env(monkeypatch, tmp_path, database_url, engine, model_service):
-    """Settings come from the environment, as in a Dagster run process."""
-    monkeypatch.setenv("CREDITOPS_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CREDITOPS_RAW_FILE_SETTLE_SECONDS", "0")
-    get_settings.cache_clear()
+def platform_env(platform_env, model_service):
+    """Two applications predicted, whose outcomes the tests bring."""
     body = {
         "source": "scheduled",
         "applicants": [{"application_id": i, **EXAMPLE_APPLICANT} for i in ("a1", "a2")],
     }
     httpx.post(f"{model_service}/predict", json=body).raise_for_status()
-    yield get_settings()
-    get_settings.cache_clear()
+    return platform_env
 
 
 def test_the_outcome_job_reads_validates_and_saves(platform_env, engine):

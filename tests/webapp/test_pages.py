@@ -145,7 +145,35 @@ def test_the_model_page_shows_the_served_version(service_at, model_service, reco
     app = page("model.py")
     assert recorded_model.version in app.subheader[0].value
     assert float(app.metric[0].value) >= 0.8
-    assert "waiting for their outcome" in app.info[0].value or "No prediction" in app.info[0].value
+    infos = [i.value for i in app.info]
+    assert infos[0].startswith("No challenger judged yet")
+    assert "waiting for their outcome" in infos[1] or "No prediction" in infos[1]
+
+
+def test_the_retrain_button_asks_once_and_a_verdict_shows_side_by_side(
+    service_at, model_service, engine, settings, recorded_model
+):
+    from creditops.lifecycle import retraining
+
+    service_at(model_service)
+    app = page("model.py")
+    app.button[0].click().run()
+    assert app.success[0].value.startswith("Retraining 1 requested")
+    app.button[0].click().run()
+    assert "is requested: one at a time" in app.warning[0].value
+    retraining.claim_retraining(engine, "cli")
+    for step in (retraining.build_training_set_step, retraining.train_challenger_step):
+        step(settings, 1)
+    retraining.evaluate_challenger_step(settings, 1)
+    app = page("model.py")
+    side_by_side = app.dataframe[1].value
+    champion = f"champion (version {recorded_model.version})"
+    assert champion in side_by_side.columns and any(
+        c.startswith("challenger (version") for c in side_by_side.columns
+    )
+    assert app.error[0].value.startswith("challenger_beats_champion: ROC AUC on the holdout set")
+    versions = app.dataframe[2].value
+    assert versions.iloc[0]["gate"] == "rejected" and versions.iloc[0]["why trained"] == "manual"
 
 
 def test_live_performance_appears_as_outcomes_come_back(service_at, model_service, engine):

@@ -1,5 +1,5 @@
-"""Model: the served version, its held-out metrics, every version trained, and how the
-served predictions fare as outcomes come back (live performance)."""
+"""Model: the served version, champion and challenger side by side with the gate's verdict,
+every registered version, and how each fares as outcomes come back (live performance)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -12,13 +12,26 @@ from webapp.client import ModelService, ServiceProblem
 st.title("Model")
 service = ModelService()
 try:
-    served, history = service.model(), service.models()
+    served, history, retrainings = service.model(), service.models(), service.retrainings()
 except ServiceProblem as problem:
     st.error(str(problem))
     st.stop()
 
 metrics = served["metrics"]
-st.subheader(f"Serving {served['version']}")
+top, button = st.columns([4, 1])
+top.subheader(f"Serving version {served['version']} (champion)")
+if button.button(
+    "Retrain now",
+    help="A challenger is trained, judged against the champion, and promoted only if it is better.",
+):
+    try:
+        asked = service.retrain()
+        st.success(
+            f"Retraining {asked['id']} requested: an orchestrator picks it up within a minute."
+        )
+        retrainings = service.retrainings()
+    except ServiceProblem as problem:
+        st.warning(str(problem))
 st.caption(
     f"{served['algorithm']}, trained {served['trained_at'][:19]} on {served['n_train']:,} "
     f"applications, evaluated on {served['n_test']:,} held out; threshold "
@@ -48,21 +61,82 @@ st.dataframe(
         columns=[f"predicted {x}" for x in labels],
     )
 )
+
+st.subheader("Champion and challenger")
+judged = next((r for r in retrainings if r["evaluation"]), None)
+if judged is None:
+    st.info(
+        "No challenger judged yet: the first one is trained when a trigger fires "
+        "(drift, new outcomes, the schedule) or when someone asks (the button above)."
+    )
+else:
+    verdict = judged["evaluation"]
+    st.caption(
+        f"Retraining {judged['id']} ({judged['reason']}: {judged['detail']}), "
+        f"{judged['status']}; judged on the {verdict['judged_on']} set."
+    )
+    roles = {"champion": verdict["champion"], "challenger": verdict["challenger"]}
+    side_by_side = pd.DataFrame(
+        [
+            {
+                "set": name,
+                "metric": metric,
+                **{
+                    f"{role} (version {version})": scores[role][metric]
+                    for role, version in roles.items()
+                    if role in scores
+                },
+            }
+            for name, scores in verdict["scores"].items()
+            for metric in ("roc_auc", "brier", "rows")
+        ]
+    )
+    st.dataframe(side_by_side, hide_index=True, column_config=None)
+    for check in verdict["checks"]:
+        (st.success if check["passed"] else st.error)(f"{check['name']}: {check['detail']}")
+
 st.subheader("Versions")
 st.dataframe(
     pd.DataFrame(
         [
             {
                 "version": m["version"],
-                "trained at": m["trained_at"][:19],
-                "ROC AUC": round(m["metrics"]["roc_auc"], 3),
-                "serving": m["served"],
+                "registered": m["created_at"][:19].replace("T", " "),
+                "alias": ", ".join(m["aliases"]),
+                "why trained": m["reason"],
+                "gate": m["gate"],
+                "why rejected": m["gate_reasons"] if m["gate"] == "rejected" else None,
+                "training rows": m["training_rows"],
+                "from outcomes": m["outcome_rows"],
+                "ROC AUC (held out)": m["metrics"].get("roc_auc"),
             }
             for m in history
         ]
     ),
     hide_index=True,
+    column_config={"ROC AUC (held out)": st.column_config.NumberColumn(format="%.3f")},
 )
+if retrainings:
+    with st.expander(f"Retrainings ({len(retrainings)})"):
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "id": r["id"],
+                        "requested": r["requested_at"][:19].replace("T", " "),
+                        "reason": r["reason"],
+                        "detail": r["detail"],
+                        "by": r["orchestrator"],
+                        "status": r["status"],
+                        "challenger": r["challenger_version"],
+                        "champion then": r["champion_version"],
+                        "error": r["error"],
+                    }
+                    for r in retrainings
+                ]
+            ),
+            hide_index=True,
+        )
 
 st.subheader("Live performance")
 st.caption(
@@ -94,6 +168,28 @@ except ServiceProblem as problem:
     st.stop()
 
 totals = {t["model_version"]: t for t in performance["totals"]}
+if len(totals) > 1:
+    st.write("Per version in this window")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "version": version,
+                    "predictions": t["n_predictions"],
+                    "labelled": t["n_labelled"],
+                    **{name: t[key] for name, key in METRICS.items() if key in t},
+                }
+                for version, t in sorted(
+                    totals.items(), key=lambda item: (len(item[0]), item[0]), reverse=True
+                )
+            ]
+        ),
+        hide_index=True,
+        column_config={
+            name: st.column_config.NumberColumn(format="%.3f")
+            for name in ("ROC AUC", "Precision (bad)", "Recall (bad)", "Brier score")
+        },
+    )
 live = totals.get(served["version"])
 if live is None or live["n_labelled"] == 0:
     waiting = f"{live['n_predictions']:,} predictions are" if live else "No prediction is"

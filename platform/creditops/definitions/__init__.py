@@ -6,11 +6,19 @@ from .ingestion import ingestion_assets, ingestion_job, raw_data_sensor
 from .monitoring import drift_job, drift_schedule, feature_drift
 from .outcomes import outcome_assets, outcome_job, outcome_sensor
 from .predictions import good_data_sensor, prediction_job, scheduled_predictions
+from .retraining import credit_risk_dataset, retraining_assets, retraining_job, retraining_sensor
 
 defs = Definitions(
-    assets=[*ingestion_assets, scheduled_predictions, feature_drift, *outcome_assets],
-    jobs=[ingestion_job, prediction_job, drift_job, outcome_job],
-    sensors=[raw_data_sensor, good_data_sensor, outcome_sensor],
+    assets=[
+        *ingestion_assets,
+        scheduled_predictions,
+        feature_drift,
+        *outcome_assets,
+        credit_risk_dataset,
+        *retraining_assets,
+    ],
+    jobs=[ingestion_job, prediction_job, drift_job, outcome_job, retraining_job],
+    sensors=[raw_data_sensor, good_data_sensor, outcome_sensor, retraining_sensor],
     schedules=[drift_schedule],
     # The steps take seconds: one process per run, not one per step, keeps a
     # run short on a small machine. Runs still get a process each (the run
