@@ -32,8 +32,9 @@ if button.button(
         retrainings = service.retrainings()
     except ServiceProblem as problem:
         st.warning(str(problem))
+trained_at = served["trained_at"][:19].replace("T", " ")
 st.caption(
-    f"{served['algorithm']}, trained {served['trained_at'][:19]} on {served['n_train']:,} "
+    f"{served['algorithm']}, trained {trained_at} on {served['n_train']:,} "
     f"applications, evaluated on {served['n_test']:,} held out; threshold "
     f"{served['threshold']}"
 )
@@ -79,19 +80,22 @@ else:
     side_by_side = pd.DataFrame(
         [
             {
-                "set": name,
-                "metric": metric,
+                "set": f"{name} ({int(scores['challenger']['rows']):,} rows)",
+                "metric": label,
                 **{
-                    f"{role} (version {version})": scores[role][metric]
+                    f"{role} (version {version})": f"{scores[role][metric]:.4f}"
                     for role, version in roles.items()
                     if role in scores
                 },
+                "difference": f"{scores['challenger'][metric] - scores['champion'][metric]:+.4f}"
+                if "champion" in scores
+                else None,
             }
             for name, scores in verdict["scores"].items()
-            for metric in ("roc_auc", "brier", "rows")
+            for label, metric in (("ROC AUC", "roc_auc"), ("Brier score", "brier"))
         ]
     )
-    st.dataframe(side_by_side, hide_index=True, column_config=None)
+    st.dataframe(side_by_side, hide_index=True)
     for check in verdict["checks"]:
         (st.success if check["passed"] else st.error)(f"{check['name']}: {check['detail']}")
 
@@ -105,10 +109,10 @@ st.dataframe(
                 "alias": ", ".join(m["aliases"]),
                 "why trained": m["reason"],
                 "gate": m["gate"],
-                "why rejected": m["gate_reasons"] if m["gate"] == "rejected" else None,
                 "training rows": m["training_rows"],
                 "from outcomes": m["outcome_rows"],
                 "ROC AUC (held out)": m["metrics"].get("roc_auc"),
+                "why rejected": m["gate_reasons"] if m["gate"] == "rejected" else "",
             }
             for m in history
         ]
@@ -156,6 +160,7 @@ METRICS = {
     "Approval rate": "approval_rate",
     "Waiting for an outcome": "awaiting_share",
 }
+PERCENTAGES = ("approval_rate", "awaiting_share")
 left, right = st.columns(2)
 window = left.selectbox("Window", list(WINDOWS), index=1)
 shown = right.selectbox("Metric", list(METRICS))
@@ -186,8 +191,8 @@ if len(totals) > 1:
         ),
         hide_index=True,
         column_config={
-            name: st.column_config.NumberColumn(format="%.3f")
-            for name in ("ROC AUC", "Precision (bad)", "Recall (bad)", "Brier score")
+            name: st.column_config.NumberColumn(format="percent" if key in PERCENTAGES else "%.3f")
+            for name, key in METRICS.items()
         },
     )
 live = totals.get(served["version"])
@@ -203,7 +208,7 @@ if live is None or live["n_labelled"] == 0:
 def as_text(key: str, value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:.0%}" if key in ("approval_rate", "awaiting_share") else f"{value:.3f}"
+    return f"{value:.0%}" if key in PERCENTAGES else f"{value:.3f}"
 
 
 columns = st.columns(6)

@@ -78,7 +78,8 @@ def challenger_model(context: AssetExecutionContext, training_set: dict) -> Outp
     description="evaluate-challenger: champion and challenger on the same held-out rows; "
     "the gate's verdict",
     check_specs=[
-        AssetCheckSpec(name, asset="challenger_evaluation", blocking=True) for name in gate.CHECKS
+        AssetCheckSpec(name, asset="challenger_evaluation", blocking=True, description=description)
+        for name, description in gate.CHECKS.items()
     ],
 )
 def challenger_evaluation(context: AssetExecutionContext, challenger_model: str):

@@ -22,7 +22,19 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from ..features import FEATURE_NAMES, POSITIVE_CLASS, TARGET
 from ..model import ModelArtifact
 
-CHECKS = ("challenger_beats_champion", "calibration_not_worse", "every_feature_has_importance")
+BEATS, CALIBRATED, IMPORTANCE = (
+    "challenger_beats_champion",
+    "calibration_not_worse",
+    "every_feature_has_importance",
+)
+CHECKS = {
+    BEATS: "The challenger's ROC AUC beats the champion's by at least the margin "
+    "(CREDITOPS_PROMOTION_MIN_AUC_GAIN)",
+    CALIBRATED: "The challenger's Brier score is not worse than the champion's by more than "
+    "CREDITOPS_PROMOTION_MAX_BRIER_INCREASE",
+    IMPORTANCE: "Every feature has a permutation importance on the held-out set "
+    "(a feature the model never uses has none)",
+}
 IMPORTANCE_REPEATS = 5
 
 
@@ -125,7 +137,7 @@ def judge(evaluation: Evaluation, min_auc_gain: float, max_brier_increase: float
     new = scores["challenger"]
     missing = [n for n, v in evaluation.importances.items() if np.isnan(v)]
     importance = Check(
-        CHECKS[2],
+        IMPORTANCE,
         not missing,
         f"features without importance: {', '.join(missing)}"
         if missing
@@ -133,18 +145,18 @@ def judge(evaluation: Evaluation, min_auc_gain: float, max_brier_increase: float
     )
     if "champion" not in scores:
         first = f"no champion yet: version {evaluation.challenger} is the first"
-        return [Check(CHECKS[0], True, first), Check(CHECKS[1], True, first), importance]
+        return [Check(BEATS, True, first), Check(CALIBRATED, True, first), importance]
     old = scores["champion"]
     gain = new["roc_auc"] - old["roc_auc"]
     better = Check(
-        CHECKS[0],
+        BEATS,
         gain >= min_auc_gain,
         f"ROC AUC on the {on} set: challenger {new['roc_auc']:.4f}, champion "
         f"{old['roc_auc']:.4f} ({gain:+.4f}; needs {min_auc_gain:+.4f})",
     )
     drift = new["brier"] - old["brier"]
     calibrated = Check(
-        CHECKS[1],
+        CALIBRATED,
         drift <= max_brier_increase,
         f"Brier score on the {on} set: challenger {new['brier']:.4f}, champion "
         f"{old['brier']:.4f} ({drift:+.4f}; at most {max_brier_increase:+.4f})",

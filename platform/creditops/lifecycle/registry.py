@@ -34,6 +34,11 @@ logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
 
 MODEL_NAME = EXPERIMENT = "creditops"
+DESCRIPTION = (
+    "Credit risk: the probability that a loan ends `bad`, from the applicant's 13 features. "
+    "The alias `champion` is the version the model service serves; `challenger` the one the "
+    "gate judges. Each version's tags say why it was trained and the gate's verdict."
+)
 CHAMPION, CHALLENGER = "champion", "challenger"
 # skops, MLflow's safe format, loads only the types it is told to trust: ours.
 TRUSTED_TYPES = [
@@ -111,6 +116,7 @@ class Registry:
             )
         version = str(info.registered_model_version)
         artifact.version = version
+        self.client.update_registered_model(MODEL_NAME, description=DESCRIPTION)
         self.tag(version, {**tags, "run_id": run.info.run_id})
         return version
 
