@@ -17,7 +17,6 @@ from creditops.lifecycle.registry import CHAMPION, Registry
 from creditops.model import ModelArtifact
 from creditops.predictions import PredictionBatcher
 from creditops.settings import Settings
-from creditops.supervision import status_file
 
 from .observability import ServiceMetrics
 
@@ -44,7 +43,7 @@ class ServingState:
 
     def __post_init__(self) -> None:
         if self.metrics is None:
-            self.metrics = ServiceMetrics(status_file(self.settings.logs_dir))
+            self.metrics = ServiceMetrics()
         self.registry = Registry(self.settings.tracking_uri)
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-
-from creditops.supervision import ServiceStatusCollector
 
 
 class ServiceMetrics:
     """One registry per app, so several apps (tests) never share counters."""
 
-    def __init__(self, supervisor_status: Path | None = None) -> None:
+    def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        if supervisor_status is not None:  # restarts of the services of `creditops run`
-            self.registry.register(ServiceStatusCollector(supervisor_status))
         self.requests = Counter(
             "creditops_http_requests_total",
             "HTTP requests by method, route and status code.",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the machine packages the platform needs: the PostgreSQL server (for the
-# embedded cluster), npm (installs the Data Docs pages' assets), and with --browser
+# embedded cluster), npm (installs the Data Docs pages' assets), Prometheus (and
+# promtool, which checks its rules in the tests), and with --browser
 # Chromium too (for the browser test; Playwright cannot download its own browser
 # here). Does nothing when they are there.
 set -euo pipefail
@@ -12,6 +13,7 @@ have_postgres_server() {
 missing=()
 have_postgres_server || missing+=(postgresql)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
@@ -25,3 +27,9 @@ fi
 echo "installing system packages: ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# `creditops run` starts its own Prometheus on port 9090: the system service Debian
+# starts on install would hold the port.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
+  echo "Debian's prometheus system service was stopped and disabled; the platform runs its own"
+fi

@@ -64,6 +64,18 @@ def data_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def wait_for(check, timeout: float = 20, interval: float = 0.05):
+    """Poll `check` until it returns something true; that. Fails the test on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s")
+
+
 def free_port() -> int:
     import socket
 
@@ -95,6 +107,7 @@ def settings(data_root: Path, database_url: str, tracking_uri: str) -> Settings:
         database_url=database_url,
         mlflow_tracking_uri=tracking_uri,
         raw_file_settle_seconds=0,  # tests write a file and ingest it at once
+        prometheus_port=free_port(),  # none there unless a test starts one
     )
 
 

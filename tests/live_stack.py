@@ -28,7 +28,16 @@ from creditops.supervision import process_table
 
 from .conftest import DATASET
 
-SERVICES = ("api", "webapp", "reports", "dagster", "airflow", "mlflow")
+SERVICES = (
+    "api",
+    "webapp",
+    "reports",
+    "dagster",
+    "airflow",
+    "mlflow",
+    "prometheus",
+    "supervisor_metrics",
+)
 
 
 def free_port() -> int:
@@ -53,6 +62,7 @@ def platform_env(data_root: Path, teams_url: str, raw_files: int) -> dict[str, s
         "CREDITOPS_RETRAINING_INTERVAL_SECONDS": "5",
         "CREDITOPS_RETRAIN_COOLDOWN_MINUTES": "0",
         "CREDITOPS_RETRAIN_NEW_OUTCOMES": "1000000",  # drift is the trigger here
+        "CREDITOPS_PROMETHEUS_SCRAPE_SECONDS": "2",
         "CREDITOPS_TEAMS_WEBHOOK_URL": teams_url,
         # Both orchestrators drive the same folders at once (`make run` unpauses
         # Dagster only): every file must still be processed exactly once.
@@ -102,6 +112,8 @@ def health_urls(env: dict[str, str]) -> dict[str, str]:
         "dagster": f"http://127.0.0.1:{port['dagster']}/server_info",
         "airflow": f"http://127.0.0.1:{port['airflow']}/api/v2/monitor/health",
         "mlflow": f"http://127.0.0.1:{port['mlflow']}/health",
+        "prometheus": f"http://127.0.0.1:{port['prometheus']}/-/healthy",
+        "supervisor_metrics": f"http://127.0.0.1:{port['supervisor_metrics']}/metrics",
     }
 
 

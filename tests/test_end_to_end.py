@@ -129,6 +129,24 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
         per_file = pd.Series([item["source_file"] for item in scheduled]).value_counts()
         assert per_file.to_dict() == good_files
 
+        # Service metrics: Prometheus scrapes the model service and the supervisor;
+        # the predictions' requests show as a request rate, read through the API.
+        prometheus = f"http://127.0.0.1:{env['CREDITOPS_PROMETHEUS_PORT']}"
+
+        def targets_up() -> bool:
+            found = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]
+            health = {t["labels"]["job"]: t["health"] for t in found["activeTargets"]}
+            return health == {"model-service": "up", "supervisor": "up", "prometheus": "up"}
+
+        wait_for("Prometheus to scrape every target", targets_up, process, 60)
+
+        def request_rate() -> float:
+            httpx.get(f"{api}/past-predictions", params={"limit": 1}, timeout=10)
+            rows = httpx.get(f"{api}/monitoring/panels/requests_per_minute", timeout=10).json()
+            return rows and rows[0]["value"]
+
+        assert wait_for("a request rate in Prometheus", request_rate, process, 60) > 0
+
         # Outcomes: released once their file was predicted, each file ingested once;
         # every scheduled prediction gets its outcome, the rest are orphans, counted.
         def outcome_runs() -> list:

@@ -1,4 +1,5 @@
-"""Read-only monitoring: the dashboards' panels, run with the same SQL Grafana runs."""
+"""Read-only monitoring: the dashboards' panels, run with the queries Grafana runs
+(SQL on the database, PromQL on Prometheus)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.exc import SQLAlchemyError
 
 from creditops.monitoring import DASHBOARDS, PANELS, run_panel
+from creditops.prometheus import PrometheusUnavailable, query_panel
 
 from ..deps import ReadyStateDep
 from ..schemas import ErrorResponse
@@ -18,7 +20,7 @@ router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
 @router.get("/dashboards")
 def dashboards() -> list[dict]:
-    """The two dashboards and their panels (no data), with each panel's thresholds."""
+    """The dashboards and their panels (no data), with each panel's thresholds."""
     return [
         {
             "uid": d.uid,
@@ -35,6 +37,8 @@ def dashboards() -> list[dict]:
                     "thresholds": p.threshold.steps(),
                     "colours": p.colours,
                     "coloured_by": p.coloured_by,
+                    "source": p.source,
+                    "in_webapp": p.in_webapp,
                 }
                 for p in d.panels
             ],
@@ -48,7 +52,10 @@ def dashboards() -> list[dict]:
     responses={
         404: {"model": ErrorResponse, "description": "No such panel."},
         422: {"model": ErrorResponse, "description": "A parameter is invalid; it is named."},
-        503: {"model": ErrorResponse, "description": "Database or model unavailable."},
+        503: {
+            "model": ErrorResponse,
+            "description": "Database, model or (for service panels) Prometheus unavailable.",
+        },
     },
 )
 def panel_rows(
@@ -61,8 +68,14 @@ def panel_rows(
     if panel is None:
         raise HTTPException(404, f"no panel {key!r}; see /monitoring/dashboards")
     end = datetime.now(UTC)
+    start = end - timedelta(minutes=minutes)
+    if panel.source == "prometheus":
+        try:
+            return query_panel(state.settings.prometheus_base_url, panel, start, end)
+        except PrometheusUnavailable as exc:
+            raise HTTPException(503, str(exc)) from exc
     try:
-        rows = run_panel(state.engine, panel, end - timedelta(minutes=minutes), end)
+        rows = run_panel(state.engine, panel, start, end)
     except SQLAlchemyError as exc:
         raise HTTPException(503, "database unavailable") from exc
     return [

@@ -14,6 +14,8 @@ import yaml
 from .monitoring import ALERT_RULES, DASHBOARDS, AlertRule, Dashboard, Panel
 
 DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "creditops-postgres"}
+PROMETHEUS = {"type": "prometheus", "uid": "creditops-prometheus"}
+DATASOURCES = {"postgres": DATASOURCE, "prometheus": PROMETHEUS}
 REFRESH = "5s"
 _LEGEND = {"calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": True}
 _TOOLTIP = {"mode": "single", "sort": "none"}
@@ -109,24 +111,37 @@ def _field_config(panel: Panel) -> dict:
     return {"defaults": defaults, "overrides": _colour_overrides(panel)}
 
 
+def _target(panel: Panel) -> dict:
+    datasource = DATASOURCES[panel.source]
+    if panel.source == "prometheus":
+        return {
+            "refId": "A",
+            "datasource": datasource,
+            "expr": panel.query,
+            "legendFormat": f"{{{{{panel.series_label}}}}}" if panel.series_label else "__auto",
+            "range": panel.kind == "timeseries",
+            "instant": panel.kind != "timeseries",
+            "editorMode": "code",
+        }
+    return {
+        "refId": "A",
+        "datasource": datasource,
+        "rawSql": panel.query,
+        "format": panel.format,
+        "rawQuery": True,
+        "editorMode": "code",
+    }
+
+
 def panel_json(panel: Panel, panel_id: int, position: dict) -> dict:
     return {
         "id": panel_id,
         "type": panel.kind,
         "title": panel.title,
         "description": panel.description,
-        "datasource": DATASOURCE,
+        "datasource": DATASOURCES[panel.source],
         "gridPos": position,
-        "targets": [
-            {
-                "refId": "A",
-                "datasource": DATASOURCE,
-                "rawSql": panel.sql,
-                "format": panel.format,
-                "rawQuery": True,
-                "editorMode": "code",
-            }
-        ],
+        "targets": [_target(panel)],
         "options": _options(panel),
         "fieldConfig": _field_config(panel),
         # A bar per criticality needs each row as a field, to colour it by name.
@@ -151,7 +166,7 @@ def panel_json(panel: Panel, panel_id: int, position: dict) -> dict:
 def dashboard_json(dashboard: Dashboard) -> dict:
     panels, x, y = [], 0, 0
     for panel_id, panel in enumerate(dashboard.panels, start=1):
-        width = 24 if panel.kind == "table" else 12
+        width = panel.width or (24 if panel.kind == "table" else 12)
         if x + width > 24:
             x, y = 0, y + 8
         panels.append(panel_json(panel, panel_id, {"h": 8, "w": width, "x": x, "y": y}))
@@ -240,6 +255,22 @@ def provisioning_files() -> dict[str, str]:
                         },
                         "secureJsonData": {"password": "${CREDITOPS_GRAFANA_DB_PASSWORD}"},
                         "isDefault": True,
+                    }
+                ],
+            },
+            sort_keys=False,
+        ),
+        "provisioning/datasources/prometheus.yaml": yaml.safe_dump(
+            {
+                "apiVersion": 1,
+                "datasources": [
+                    {
+                        "name": "creditops Prometheus",
+                        **PROMETHEUS,
+                        "access": "proxy",
+                        "url": "${CREDITOPS_GRAFANA_PROMETHEUS_URL}",
+                        "jsonData": {"httpMethod": "POST", "timeInterval": "15s"},
+                        "isDefault": False,
                     }
                 ],
             },

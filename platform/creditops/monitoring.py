@@ -1,8 +1,10 @@
 """The monitoring panels and alert rules: each query's one home.
 
 Grafana's dashboards and alert rules are generated from these (`creditops
-grafana`), and the model service runs the same SQL for the webapp's
-monitoring page, expanding Grafana's `$__timeFilter` macro itself.
+grafana`), and the model service runs the same queries for the webapp's
+monitoring page: the SQL on the database, expanding Grafana's `$__timeFilter`
+macro itself, the PromQL on Prometheus. The PromQL reads the series recorded by
+the rules in prometheus/rules/, where Prometheus' own alerts live too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from .performance import JOINED, average_rank, roc_auc
 # well under the held-out value (0.86): a model that ranks this badly has moved.
 LIVE_AUC_WINDOW = 200
 LIVE_AUC_FLOOR = 0.70
+# The thresholds of Prometheus' alerts (prometheus/rules/creditops.yml), drawn as the
+# red line of their panels; a test keeps the two equal.
+P99_ALERT_SECONDS = 1
+ERRORS_ALERT_5M = 5
+RESTARTS_ALERT_15M = 3
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,9 @@ class Panel:
     title: str
     description: str
     kind: Literal["timeseries", "stat", "table", "bargauge"]
-    sql: str
+    query: str  # SQL, or PromQL when the source is Prometheus
     threshold: Threshold
+    source: Literal["postgres", "prometheus"] = "postgres"
     unit: str = "none"
     format: Literal["time_series", "table"] = "table"
     value_column: str = "value"
@@ -71,6 +79,9 @@ class Panel:
     # Colour by meaning, not by threshold: the values of `coloured_by` -> a colour name.
     colours: dict[str, str] | None = None
     coloured_by: str = "metric"
+    series_label: str | None = None  # PromQL: the label naming each series (`metric`)
+    width: int | None = None  # of Grafana's 24 columns; default 24 for tables, else 12
+    in_webapp: bool = True  # shown on the webapp's Monitoring page too
 
 
 @dataclass(frozen=True)
@@ -277,7 +288,122 @@ ORDER BY 1""",
     ),
 )
 
-DASHBOARDS = (DATA_QUALITY, MODEL_HEALTH)
+
+def _service_stat(key: str, title: str, description: str, query: str, **options) -> Panel:
+    return Panel(key, title, description, "stat", query, source="prometheus", width=6, **options)
+
+
+def _service_series(key: str, title: str, description: str, query: str, **options) -> Panel:
+    return Panel(
+        key,
+        title,
+        description,
+        "timeseries",
+        query,
+        source="prometheus",
+        in_webapp=False,
+        **options,
+    )
+
+
+SERVICE_HEALTH = Dashboard(
+    "creditops-service-health",
+    "Service health",
+    "For operators: the model service's traffic, latency and errors, and the services' "
+    "restarts, from Prometheus.",
+    (
+        _service_stat(
+            "requests_per_minute",
+            "Requests per minute",
+            "Requests the model service answered in the last minute (scrapes left out).",
+            "sum(route:creditops_http_requests:rate1m) * 60",
+            threshold=Threshold(60_000, 120_000),
+            decimals=0,
+        ),
+        _service_stat(
+            "p99_latency",
+            "p99 latency",
+            "99% of the last minute's requests were answered faster than this, all routes.",
+            "creditops_http_request_duration_seconds:p99_1m * 1000",
+            threshold=Threshold(250, P99_ALERT_SECONDS * 1000),
+            unit="ms",
+            decimals=0,
+        ),
+        _service_stat(
+            "server_errors",
+            "Server errors, last 5 min",
+            "Requests answered with a 5xx status in the last 5 minutes.",
+            'sum(increase(creditops_http_requests_total{status=~"5.."}[5m])) or vector(0)',
+            threshold=Threshold(1, ERRORS_ALERT_5M),
+            decimals=0,
+        ),
+        _service_stat(
+            "restarts",
+            "Restarts, last 15 min",
+            "Services of `creditops run` restarted by the supervisor in the last 15 minutes.",
+            "sum(service:creditops_service_restarts:increase15m) or vector(0)",
+            threshold=Threshold(1, RESTARTS_ALERT_15M),
+            decimals=0,
+        ),
+        _service_series(
+            "requests_by_route",
+            "Requests per second by route",
+            "Requests answered per second, by route template.",
+            "route:creditops_http_requests:rate1m",
+            threshold=Threshold(1_000, 2_000),
+            unit="reqps",
+            series_label="route",
+        ),
+        _service_series(
+            "p50_by_route",
+            "p50 latency by route",
+            "Half of the requests of each route were answered faster than this.",
+            "route:creditops_http_request_duration_seconds:p50_1m * 1000",
+            threshold=Threshold(100, 500),
+            unit="ms",
+            series_label="route",
+        ),
+        _service_series(
+            "p99_by_route",
+            "p99 latency by route",
+            "99% of the requests of each route were answered faster than this; the alert "
+            f"fires above {P99_ALERT_SECONDS} s for 5 minutes.",
+            "route:creditops_http_request_duration_seconds:p99_1m * 1000",
+            threshold=Threshold(250, P99_ALERT_SECONDS * 1000),
+            unit="ms",
+            series_label="route",
+        ),
+        _service_series(
+            "server_error_share",
+            "Server errors, % of requests",
+            "Share of the requests answered with a 5xx status.",
+            "100 * creditops_http_requests_5xx:ratio_rate1m",
+            threshold=Threshold(1, 5),
+            unit="percent",
+        ),
+        _service_series(
+            "predictions_by_source",
+            "Predictions per second by source",
+            "Applicants scored per second: the webapp, the scheduled job, other callers.",
+            "source:creditops_predictions:rate1m",
+            threshold=Threshold(5_000, 20_000),
+            series_label="source",
+        ),
+        _service_series(
+            "services_up",
+            "Services up",
+            "1 while a service runs: the supervisor's view of `creditops run`, and whether "
+            "Prometheus reaches the model service.",
+            'creditops_service_up or label_replace(up{job="model-service"}, "service", '
+            '"model service (scraped)", "", "")',
+            threshold=Threshold(1, 0.5, reverse=True),
+            series_label="service",
+            decimals=0,
+        ),
+    ),
+)
+
+DASHBOARDS = (DATA_QUALITY, MODEL_HEALTH, SERVICE_HEALTH)
 PANELS: dict[str, Panel] = {p.key: p for d in DASHBOARDS for p in d.panels}
 
 ALERT_RULES = (
@@ -343,7 +469,7 @@ def expand_macros(sql: str) -> tuple[str, list[str]]:
 
 
 def run_panel(engine: Engine, panel: Panel, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The panel's rows for [start, end], as Grafana would get them."""
-    sql, _ = expand_macros(panel.sql)
+    """The SQL panel's rows for [start, end], as Grafana would get them."""
+    sql, _ = expand_macros(panel.query)
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(text(sql), {"start": start, "end": end}).mappings()]

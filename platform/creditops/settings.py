@@ -84,6 +84,18 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Exits within the window after which a service stays down."
     )
     restart_window_seconds: float = Field(default=120, gt=0)
+    supervisor_metrics_port: int = Field(
+        default=9101, description="The supervisor's Prometheus metrics: services up, restarts."
+    )
+
+    # Service metrics: Prometheus scrapes the model service and the supervisor.
+    prometheus_port: int = 9090
+    prometheus_url: str | None = Field(
+        default=None, description="Default http://127.0.0.1:<prometheus_port>."
+    )
+    prometheus_scrape_seconds: int = Field(
+        default=15, ge=1, le=60, description="How often Prometheus scrapes (local runs)."
+    )
     raw_file_settle_seconds: float = Field(
         default=5, ge=0, description="A raw file changed more recently is still being written."
     )
@@ -167,6 +179,14 @@ class Settings(BaseSettings):
     @property
     def tracking_uri(self) -> str:
         return (self.mlflow_tracking_uri or f"http://127.0.0.1:{self.mlflow_port}").rstrip("/")
+
+    @property
+    def prometheus_base_url(self) -> str:
+        return (self.prometheus_url or f"http://127.0.0.1:{self.prometheus_port}").rstrip("/")
+
+    @property
+    def prometheus_dir(self) -> Path:
+        return self.data_root / "prometheus"
 
     @property
     def postgres_dir(self) -> Path:

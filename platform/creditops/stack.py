@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from . import data_docs
+from . import data_docs, prometheus
 from .db import check_database, describe_url, embedded_cluster, engine_for, migrate
 from .errors import ConfigurationError
 from .settings import PROJECT_ROOT, Settings
@@ -280,6 +280,12 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
             liveness=answers(f"{settings.model_service_url}/health"),
         ),
         Service(
+            "prometheus",
+            prometheus.server_command(settings),
+            url=settings.prometheus_base_url,
+            liveness=answers(f"http://127.0.0.1:{settings.prometheus_port}/-/healthy"),
+        ),
+        Service(
             "webapp",
             webapp_command(settings.webapp_port),
             url=f"http://127.0.0.1:{settings.webapp_port}",
@@ -393,7 +399,9 @@ def run_platform(settings: Settings) -> int:
     """What `make run` does: everything up, URLs printed, Ctrl-C stops it all."""
     prepare_data_folders(settings)
     data_docs.vendor(settings.docs_dir)  # a missing install says so now, not at the first file
-    with Supervisor(settings.logs_dir, restart_policy(settings)) as supervisor:
+    with Supervisor(
+        settings.logs_dir, restart_policy(settings), metrics_port=settings.supervisor_metrics_port
+    ) as supervisor:
         url = settings.database_url or start_embedded_database(settings, supervisor)
         migrate(url)
         check_database(engine_for(url))

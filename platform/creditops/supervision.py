@@ -9,7 +9,8 @@ others keep running. Ctrl-C or SIGTERM stops
 everything at once: a restart waiting in back-off does not delay the stop.
 
 The supervisor writes the state of every service to a JSON file after each
-change; `creditops status` prints it and the metrics collector exposes it.
+change; `creditops status` prints it, and the supervisor serves it as Prometheus
+metrics of its own (services up, restarts), which outlive any one service.
 """
 
 from __future__ import annotations
@@ -212,8 +213,11 @@ class Supervisor:
         policy: RestartPolicy = RestartPolicy(),
         stop_timeout: float = 15,
         poll_interval: float = 0.2,
+        metrics_port: int | None = None,
     ) -> None:
         self.log_dir = log_dir
+        self.metrics_port = metrics_port
+        self._metrics_server = None
         self.policy = policy
         self.stop_timeout = stop_timeout
         self.poll_interval = poll_interval
@@ -224,6 +228,14 @@ class Supervisor:
     def __enter__(self) -> Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         become_subreaper()
+        if self.metrics_port is not None:
+            from prometheus_client import CollectorRegistry, start_http_server
+
+            registry = CollectorRegistry()
+            registry.register(ServiceStatusCollector(self.status_file))
+            self._metrics_server, _ = start_http_server(
+                self.metrics_port, addr="127.0.0.1", registry=registry
+            )
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -235,6 +247,8 @@ class Supervisor:
         for service in self.services:
             service.state = "stopped"
         self.write_status()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
 
     def start(self, service: Service) -> Service:
         """Start a service now and supervise it from then on."""

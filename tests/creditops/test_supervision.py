@@ -15,7 +15,9 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -23,14 +25,13 @@ from creditops.embedded_postgres import EmbeddedPostgres
 from creditops.settings import Settings
 from creditops.supervision import (
     RestartPolicy,
-    ServiceStatusCollector,
     format_status,
     process_table,
     read_status,
     status_file,
 )
 
-from ..conftest import server_reachable_dir
+from ..conftest import free_port, server_reachable_dir, wait_for
 
 # A service that starts a detached child ignoring SIGTERM, and on SIGTERM starts
 # another one and exits: that one is started during the stop and orphaned at once.
@@ -52,7 +53,8 @@ import json, sys
 from pathlib import Path
 from creditops.supervision import RestartPolicy, Service, Supervisor
 policy = RestartPolicy(**json.loads(sys.argv[2]))
-with Supervisor(Path(sys.argv[1]), policy, stop_timeout=2) as supervisor:
+metrics_port = int(sys.argv[4]) if len(sys.argv) > 4 else None
+with Supervisor(Path(sys.argv[1]), policy, stop_timeout=2, metrics_port=metrics_port) as supervisor:
     for name, command in json.loads(sys.argv[3]):
         supervisor.start(Service(name, command, url=""))
     code = supervisor.run()
@@ -74,9 +76,13 @@ def living(token: str) -> list[int]:
     return found
 
 
-def supervise(log_dir: Path, services: list, **policy) -> subprocess.Popen:
+def supervise(
+    log_dir: Path, services: list, metrics_port: int | None = None, **policy
+) -> subprocess.Popen:
+    metrics = [str(metrics_port)] if metrics_port else []
+    arguments = [str(log_dir), json.dumps(policy), json.dumps(services), *metrics]
     return subprocess.Popen(
-        [sys.executable, "-c", SUPERVISOR, str(log_dir), json.dumps(policy), json.dumps(services)],
+        [sys.executable, "-c", SUPERVISOR, *arguments],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -87,22 +93,16 @@ def service_status(log_dir: Path, name: str) -> dict:
     return next((s for s in status["services"] if s["name"] == name), {})
 
 
-def wait_for(check, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.05)
-    pytest.fail("timed out")
-
-
 def test_back_off_doubles_and_is_capped():
     policy = RestartPolicy(first_delay=1, max_delay=5)
     assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
 
 
 def test_a_killed_service_is_restarted_and_counted_the_others_untouched(tmp_path):
-    supervisor = supervise(tmp_path, [["victim", SLEEPER], ["bystander", SLEEPER]], first_delay=0.2)
+    port = free_port()
+    supervisor = supervise(
+        tmp_path, [["victim", SLEEPER], ["bystander", SLEEPER]], metrics_port=port, first_delay=0.2
+    )
     try:
         first = wait_for(lambda: service_status(tmp_path, "victim").get("pid"))
         bystander = service_status(tmp_path, "bystander")["pid"]
@@ -113,10 +113,11 @@ def test_a_killed_service_is_restarted_and_counted_the_others_untouched(tmp_path
         assert restarted["pid"] != first and restarted["state"] == "running"
         assert restarted["last_exit"] == "killed by SIGKILL"
         assert service_status(tmp_path, "bystander")["pid"] == bystander
-        collector = ServiceStatusCollector(status_file(tmp_path))
+        # The supervisor's own metrics endpoint, as Prometheus scrapes it.
+        exposition = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         samples = {
             (sample.name, sample.labels["service"]): sample.value
-            for family in collector.collect()
+            for family in text_string_to_metric_families(exposition)
             for sample in family.samples
         }
         assert samples[("creditops_service_restarts_total", "victim")] == 1

@@ -62,8 +62,12 @@ def test_dashboards_validate_against_grafanas_schemas(dashboard):
             ["green", "orange", "red"],
             ["red", "orange", "green"],
         )
-        assert "$__timeFilter(" in panel["targets"][0]["rawSql"]
-        assert panel["datasource"]["uid"] == "creditops-postgres"
+        (target,) = panel["targets"]
+        if panel["datasource"]["type"] == "prometheus":
+            assert target["expr"] and panel["datasource"]["uid"] == "creditops-prometheus"
+        else:
+            assert "$__timeFilter(" in target["rawSql"]
+            assert panel["datasource"]["uid"] == "creditops-postgres"
     assert document["refresh"] == "5s"
 
 
@@ -75,6 +79,14 @@ def test_alert_rules_are_provisioned_with_a_threshold_expression():
         query, condition = rule["data"]
         assert query["datasourceUid"] == "creditops-postgres"
         assert condition["datasourceUid"] == "__expr__" and rule["condition"] == "B"
+
+
+def test_the_prometheus_datasource_has_its_pinned_uid():
+    (source,) = yaml.safe_load(
+        (PROJECT_ROOT / "grafana/provisioning/datasources/prometheus.yaml").read_text()
+    )["datasources"]
+    assert source["type"] == "prometheus" and source["uid"] == "creditops-prometheus"
+    assert source["url"] == "${CREDITOPS_GRAFANA_PROMETHEUS_URL}"
 
 
 def test_the_datasource_keeps_its_password_secure():
@@ -132,6 +144,8 @@ def test_every_panel_and_alert_query_returns_rows_of_the_right_shape(realistic_d
 
     now = datetime.now(UTC)
     for key, panel in PANELS.items():
+        if panel.source != "postgres":
+            continue  # PromQL panels: tests/prometheus
         rows = run_panel(
             realistic_data, panel, now - timedelta(hours=1), now + timedelta(minutes=1)
         )

@@ -207,5 +207,9 @@ def test_the_monitoring_page_draws_every_panel(service_at, model_service, engine
     assert [h.value for h in monitoring.header] == [
         "Ingested data quality",
         "Drift and prediction issues",
+        "Service health",
     ]
     assert not monitoring.error
+    # No Prometheus in this test: each service figure says so, the rest is drawn.
+    assert len(monitoring.warning) == 4
+    assert all("Prometheus at http://127.0.0.1:" in w.value for w in monitoring.warning)

@@ -19,6 +19,9 @@ if st.button("Refresh"):
     st.rerun()
 
 
+UNIT_SUFFIXES = {"percent": "%", "ms": " ms"}
+
+
 def colour(steps: list[dict], value) -> str:
     if value is None:
         return HEX["grey"]
@@ -34,7 +37,7 @@ def shown(panel: dict, value) -> str:
     if value is None:
         return "no data"
     decimals = 1 if panel["decimals"] is None else panel["decimals"]
-    return f"{value:,.{decimals}f}" + ("%" if panel["unit"] == "percent" else "")
+    return f"{value:,.{decimals}f}" + UNIT_SUFFIXES.get(panel["unit"], "")
 
 
 def draw(panel: dict, rows: list[dict]) -> None:
@@ -108,12 +111,20 @@ def draw(panel: dict, rows: list[dict]) -> None:
 
 try:
     dashboards = service.dashboards()
-    for dashboard in dashboards:
-        st.header(dashboard["title"])
-        st.caption(dashboard["description"])
-        columns = st.columns(2)
-        for i, panel in enumerate(dashboard["panels"]):
-            with columns[i % 2] if panel["kind"] != "table" else st.container():
-                draw(panel, service.panel(panel["key"], minutes))
 except ServiceProblem as problem:
     st.error(str(problem))
+    st.stop()
+for dashboard in dashboards:
+    st.header(dashboard["title"])
+    st.caption(dashboard["description"])
+    panels = [p for p in dashboard["panels"] if p["in_webapp"]]
+    columns = st.columns(4 if all(p["kind"] == "stat" for p in panels) else 2)
+    for i, panel in enumerate(panels):
+        with columns[i % len(columns)] if panel["kind"] != "table" else st.container():
+            try:
+                rows = service.panel(panel["key"], minutes)
+            except ServiceProblem as problem:
+                st.markdown(f"**{panel['title']}**")
+                st.warning(str(problem))
+                continue
+            draw(panel, rows)
