@@ -84,7 +84,9 @@ def importances(artifact: ModelArtifact, holdout: pd.DataFrame, seed: int) -> di
         artifact.pipeline,
         holdout[list(FEATURE_NAMES)],
         holdout[TARGET] == POSITIVE_CLASS,
-        scoring=lambda model, x, y: roc_auc_score(y, model.predict_proba(x)[:, 1]),
+        scoring=lambda model, x, y: roc_auc_score(
+            y, model.predict_proba(x)[:, list(model.classes_).index(POSITIVE_CLASS)]
+        ),
         n_repeats=IMPORTANCE_REPEATS,
         random_state=seed,
     )
