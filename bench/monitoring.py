@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from creditops.db import engine_for
-from creditops.monitoring import ALERT_RULES, PANELS, expand_macros, run_panel
+from creditops.monitoring import ALERT_RULES, SQL_PANELS, expand_macros, run_panel
 
 from .api import HISTORY_DAYS, fill_history
 from .harness import Environment, median_ms, timed
@@ -60,7 +60,7 @@ def run(env: Environment) -> list[tuple[str, str]]:
     results = []
     now = datetime.now(UTC)
     for label, window in (("30 min", timedelta(minutes=30)), ("24 h", timedelta(hours=24))):
-        for key, panel in PANELS.items():
+        for key, panel in SQL_PANELS.items():
             ms = median_ms(timed(lambda p=panel, w=window: run_panel(engine, p, now - w, now), 5))
             results.append((f"panel {key}, last {label} (goal < 200 ms)", f"{ms:.1f} ms"))
     for rule in ALERT_RULES:

@@ -405,6 +405,7 @@ SERVICE_HEALTH = Dashboard(
 
 DASHBOARDS = (DATA_QUALITY, MODEL_HEALTH, SERVICE_HEALTH)
 PANELS: dict[str, Panel] = {p.key: p for d in DASHBOARDS for p in d.panels}
+SQL_PANELS: dict[str, Panel] = {k: p for k, p in PANELS.items() if p.source == "postgres"}
 
 ALERT_RULES = (
     AlertRule(
