@@ -80,11 +80,11 @@ def _model(args: argparse.Namespace, settings: Settings) -> None:
     from .lifecycle.registry import Registry
     from .lifecycle.retraining import promote
 
+    if args.action == "promote" and not args.version:
+        raise CreditopsError("`model promote` needs the VERSION to serve")
     registry = Registry(settings.tracking_uri)
     registry.check()
     if args.action == "promote":
-        if not args.version:
-            raise CreditopsError("`model promote` needs the VERSION to serve")
         previous = promote(settings, args.version, f"creditops model promote ({args.reason})")
         print(
             f"version {args.version} is champion (was {previous or 'none'}); "
