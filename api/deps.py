@@ -70,14 +70,19 @@ class ServingState:
                 "run `creditops train`"
             )
         if self.artifact is None or self.artifact.version != champion:
-            self.swap(self.registry.load(champion))
+            artifact = self.registry.load(champion)
+            artifact.explainer  # built here, off the batches' path  # noqa: B018
+            self.swap(artifact)
 
     def swap(self, artifact: ModelArtifact) -> None:
         previous = self.artifact.version if self.artifact else None
         self.artifact = artifact
         if self.batcher is None:
             self.batcher = PredictionBatcher(
-                self.engine, artifact, max_rows=self.settings.max_batch_rows
+                self.engine,
+                artifact,
+                max_rows=self.settings.max_batch_rows,
+                top_reasons=self.settings.reason_count,
             )
         else:
             self.batcher.artifact = artifact  # the next batch scores with it

@@ -36,6 +36,15 @@ class PredictRequest(BaseModel):
     applicants: list[Applicant] = Field(min_length=1)  # type: ignore[valid-type]
 
 
+class Reason(BaseModel):
+    """A feature that pushed the score towards `bad`, as the scoring version explains it."""
+
+    feature: str
+    value: str | float | int | None
+    contribution: float = Field(description="Log-odds of `bad` this feature added.")
+    text: str = Field(examples=["Income 80 is low: 92% of applicants have more"])
+
+
 class Prediction(BaseModel):
     application_id: str | None = Field(
         description="The caller's id, or the one the service made; null for old rows."
@@ -44,6 +53,10 @@ class Prediction(BaseModel):
     probability_bad: float = Field(ge=0, le=1)
     model_version: str
     features: Features  # type: ignore[valid-type]
+    reasons: list[Reason] | None = Field(
+        description="Up to CREDITOPS_REASON_COUNT features that pushed the score towards "
+        "`bad` the most, strongest first; null for rows scored before reasons existed."
+    )
 
 
 class PredictResponse(BaseModel):

@@ -34,7 +34,8 @@ def _truncate(env: Environment) -> None:
 
 
 def floor_ms(env: Environment, batch: list[dict]) -> float:
-    """model.predict_proba on the rows plus a COPY of them: the least any service must do."""
+    """model.predict_proba on the rows plus a COPY of them: the least any service must do
+    (without reasons, which the service adds)."""
     engine, artifact = engine_for(env.database_url), env.artifact
     columns = {name: [a[name] for a in batch] for name in FEATURE_NAMES}
     now, batch_id = datetime.now(UTC), uuid.uuid4()
@@ -63,6 +64,7 @@ def floor_ms(env: Environment, batch: list[dict]) -> float:
                             label,
                             p,
                             *(applicant[n] for n in FEATURE_NAMES),
+                            None,  # reasons
                         )
                     )
             raw.commit()

@@ -1,4 +1,5 @@
-"""How predictions are shown: one row per applicant, the probability as a bar."""
+"""How predictions are shown: one row per applicant, the probability as a bar, the reasons
+in words."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ import streamlit as st
 from creditops.features import FEATURE_NAMES, NUMERIC_FEATURES
 
 
+def reasons_text(reasons: list[dict] | None) -> str:
+    """The reasons of one prediction on one line; none stored before reasons existed."""
+    if reasons is None:
+        return "not recorded"
+    return "; ".join(r["text"] for r in reasons) or "none towards bad"
+
+
 def predictions_frame(items: list[dict], extra: tuple[str, ...] = ()) -> pd.DataFrame:
     rows = [
         {
@@ -15,6 +23,7 @@ def predictions_frame(items: list[dict], extra: tuple[str, ...] = ()) -> pd.Data
             "application_id": item["application_id"],
             "prediction": item["prediction"],
             "probability_bad": item["probability_bad"],
+            "reasons": reasons_text(item.get("reasons")),
             **item["features"],
             "model_version": item["model_version"],
         }
@@ -25,6 +34,7 @@ def predictions_frame(items: list[dict], extra: tuple[str, ...] = ()) -> pd.Data
         "application_id",
         "prediction",
         "probability_bad",
+        "reasons",
         *FEATURE_NAMES,
         "model_version",
     ]
@@ -49,6 +59,11 @@ def show_predictions(frame: pd.DataFrame) -> None:
                 min_value=0.0,
                 max_value=1.0,
                 format="%.2f",
+            ),
+            "reasons": st.column_config.TextColumn(
+                "reasons (towards bad)",
+                help="The features that pushed the score towards bad the most, strongest first",
+                width="large",
             ),
             "predicted_at": st.column_config.DatetimeColumn(
                 "predicted at", format="YYYY-MM-DD HH:mm:ss"

@@ -89,12 +89,14 @@ async def predict(body: PredictRequest, state: ReadyStateDep) -> dict:
                 "probability_bad": probability,
                 "model_version": batch.model_version,
                 "features": {name: applicant[name] for name in FEATURE_NAMES},
+                "reasons": reasons,
             }
-            for applicant, application_id, label, probability in zip(
+            for applicant, application_id, label, probability, reasons in zip(
                 applicants,
                 batch.application_ids,
                 batch.predictions,
                 batch.probabilities_bad,
+                batch.reasons,
                 strict=True,
             )
         ],

@@ -86,6 +86,9 @@ predictions = Table(
     Column("prediction", Text, nullable=False),
     Column("probability_bad", Float, nullable=False),
     *(_feature_column(f) for f in FEATURES),
+    # The features that pushed the score towards bad, as the scoring version explained
+    # them (see `explanations`); NULL for rows scored before reasons existed.
+    Column("reasons", JSONB),
     CheckConstraint(_in("source", PREDICTION_SOURCES), name="source"),
     CheckConstraint(_in("prediction", CLASSES), name="prediction"),
     CheckConstraint("probability_bad BETWEEN 0 AND 1", name="probability_bad"),

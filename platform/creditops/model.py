@@ -10,14 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from .features import CATEGORICAL_FEATURES, CLASSES, FEATURES, POSITIVE_CLASS, CategoricalFeature
+from .features import (
+    CATEGORICAL_FEATURES,
+    CLASSES,
+    FEATURE_NAMES,
+    FEATURES,
+    POSITIVE_CLASS,
+    CategoricalFeature,
+)
+
+if TYPE_CHECKING:
+    from .explanations import Explainer
 
 ALGORITHM = "HistGradientBoostingClassifier"
 
@@ -89,8 +100,24 @@ class ModelArtifact:
 
     def score(self, applicants: Mapping[str, Iterable[Any]]) -> tuple[np.ndarray, np.ndarray]:
         """Predicted classes and probabilities of `bad` (see `encode` for the input)."""
+        return self._score(encode(applicants))
+
+    def score_and_explain(
+        self, applicants: list[dict[str, Any]], top: int
+    ) -> tuple[np.ndarray, np.ndarray, list[list[dict[str, Any]]]]:
+        """`score`, and each applicant's reasons (see `explanations`)."""
+        matrix = encode({name: [a[name] for a in applicants] for name in FEATURE_NAMES})
+        return *self._score(matrix), self.explainer.reasons(matrix, applicants, top)
+
+    @cached_property
+    def explainer(self) -> Explainer:
+        from .explanations import Explainer
+
+        return Explainer(self.pipeline[-1], self.baseline)
+
+    def _score(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         trees = self.pipeline[-1]
-        proba = trees.predict_proba(encode(applicants))
+        proba = trees.predict_proba(matrix)
         probability_bad = proba[:, list(trees.classes_).index(POSITIVE_CLASS)]
         good, bad = CLASSES
         predicted = np.where(probability_bad >= self.threshold, bad, good)

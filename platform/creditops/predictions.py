@@ -9,6 +9,7 @@ waits for nothing.
 from __future__ import annotations
 
 import base64
+import json
 import queue
 import threading
 import uuid
@@ -26,6 +27,7 @@ from .db import predictions
 from .errors import CreditopsError
 from .features import FEATURE_NAMES, IDENTIFIER, column_name
 from .model import ModelArtifact
+from .settings import get_settings
 
 FEATURE_COLUMNS = tuple(column_name(name) for name in FEATURE_NAMES)
 STORED_COLUMNS = (
@@ -38,6 +40,7 @@ STORED_COLUMNS = (
     "prediction",
     "probability_bad",
     *FEATURE_COLUMNS,
+    "reasons",
 )
 
 
@@ -61,16 +64,20 @@ class PredictionBatch:
     application_ids: list[str]  # the caller's, or made here for rows without one
     predictions: list[str]
     probabilities_bad: list[float]
+    reasons: list[list[dict[str, Any]]]  # see `explanations`
 
 
 def score_and_store(
-    engine: Engine, artifact: ModelArtifact, requests: Sequence[PredictionRequest]
+    engine: Engine,
+    artifact: ModelArtifact,
+    requests: Sequence[PredictionRequest],
+    top_reasons: int | None = None,
 ) -> list[PredictionBatch]:
-    """Score all requests in one model call and store them in one COPY, in one transaction."""
+    """Score and explain all requests in one model call and store them in one COPY, in one
+    transaction. `top_reasons`: reasons per applicant, default the setting."""
     applicants = [a for request in requests for a in request.applicants]
-    classes, probabilities = artifact.score(
-        {name: [a[name] for a in applicants] for name in FEATURE_NAMES}
-    )
+    top = get_settings().reason_count if top_reasons is None else top_reasons
+    classes, probabilities, reasons = artifact.score_and_explain(applicants, top)
     classes, probabilities = classes.tolist(), probabilities.tolist()
     predicted_at = datetime.now(UTC)
     batches, start = [], 0
@@ -87,6 +94,7 @@ def score_and_store(
                 [a.get(IDENTIFIER) or new_application_id() for a in request.applicants],
                 classes[start:end],
                 probabilities[start:end],
+                reasons[start:end],
             )
         )
         start = end
@@ -108,11 +116,12 @@ def _copy_batches(engine: Engine, batches: Sequence[PredictionBatch]) -> None:
                 for batch in batches:
                     head = (batch.predicted_at, batch.source, batch.source_file)
                     tail = (batch.batch_id, batch.model_version)
-                    for applicant, application_id, label, probability in zip(
+                    for applicant, application_id, label, probability, reasons in zip(
                         batch.applicants,
                         batch.application_ids,
                         batch.predictions,
                         batch.probabilities_bad,
+                        batch.reasons,
                         strict=True,
                     ):
                         copy.write_row(
@@ -123,6 +132,7 @@ def _copy_batches(engine: Engine, batches: Sequence[PredictionBatch]) -> None:
                                 label,
                                 probability,
                                 *(applicant[n] for n in FEATURE_NAMES),
+                                json.dumps(reasons),
                             )
                         )
         raw.commit()
@@ -139,8 +149,11 @@ _STOP = object()
 class PredictionBatcher:
     """One worker thread that scores and stores queued requests, merging what has piled up."""
 
-    def __init__(self, engine: Engine, artifact: ModelArtifact, max_rows: int) -> None:
+    def __init__(
+        self, engine: Engine, artifact: ModelArtifact, max_rows: int, top_reasons: int
+    ) -> None:
         self.engine, self.artifact, self.max_rows = engine, artifact, max_rows
+        self.top_reasons = top_reasons
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work, name="prediction-batcher", daemon=True)
         self._worker.start()
@@ -179,7 +192,9 @@ class PredictionBatcher:
 
     def _run(self, jobs: list[tuple[PredictionRequest, Future]]) -> None:
         try:
-            batches = score_and_store(self.engine, self.artifact, [r for r, _ in jobs])
+            batches = score_and_store(
+                self.engine, self.artifact, [r for r, _ in jobs], self.top_reasons
+            )
         except Exception as exc:  # every waiting caller hears of it
             for _, future in jobs:
                 future.set_exception(exc)
@@ -242,6 +257,7 @@ def past_predictions(
             "prediction": row["prediction"],
             "probability_bad": row["probability_bad"],
             "features": {n: row[c] for n, c in zip(FEATURE_NAMES, FEATURE_COLUMNS, strict=True)},
+            "reasons": row["reasons"],
         }
         for row in rows[:limit]
     ]

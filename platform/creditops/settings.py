@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     api_url: str | None = Field(default=None, description="Default http://<api_host>:<api_port>.")
     api_key: SecretStr | None = Field(default=None, description="Required on writes when set.")
     max_batch_rows: int = 20_000
+    reason_count: int = Field(
+        default=3, ge=1, le=13, description="Reasons given per prediction (features towards bad)."
+    )
     max_body_bytes: int = 32 * 1024 * 1024
 
     # Ingestion: Data Docs are served from <data_root>/reports at reports_url.

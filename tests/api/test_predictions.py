@@ -263,3 +263,30 @@ def test_rows_stored_before_application_ids_still_page(client, engine, applicant
         conn.execute(predictions.update().values(application_id=None))
     (item,) = client.get("/past-predictions").json()["items"]
     assert item["application_id"] is None and item["features"] == applicant
+
+
+def test_reasons_are_returned_stored_and_read_back_for_both_sources(client, applicant):
+    scheduled = dataset_applicants(50)
+    posted = {
+        source: client.post("/predict", json={"source": source, "applicants": rows}).json()
+        for source, rows in (("webapp", [applicant]), ("scheduled", scheduled))
+    }
+    for source, body in posted.items():
+        page = client.get("/past-predictions", params={"source": source, "limit": 100}).json()
+        stored = {item["application_id"]: item["reasons"] for item in page["items"]}
+        for prediction in body["predictions"]:
+            assert prediction["reasons"] == stored[prediction["application_id"]]
+            for reason in prediction["reasons"]:
+                assert reason["contribution"] > 0 and reason["text"]
+    bad = [p for p in posted["scheduled"]["predictions"] if p["prediction"] == "bad"]
+    assert bad and all(1 <= len(p["reasons"]) <= 3 for p in bad)
+
+
+def test_predictions_stored_before_reasons_still_page(client, engine, applicant):
+    client.post("/predict", json={"source": "webapp", "applicants": [applicant] * 3})
+    with engine.begin() as conn:  # as rows scored before reasons existed are
+        conn.execute(predictions.update().values(reasons=None))
+    page = client.get("/past-predictions", params={"limit": 2}).json()
+    assert [item["reasons"] for item in page["items"]] == [None, None]
+    rest = client.get("/past-predictions", params={"cursor": page["next_cursor"]}).json()
+    assert [item["reasons"] for item in rest["items"]] == [None]

@@ -68,6 +68,10 @@ def test_the_form_has_a_widget_per_feature_and_predicts(service_at, model_servic
     table = app.dataframe[0].value
     assert table.loc[0, "Age"] == 45 and table.loc[0, "Records"] == "yes"
     assert webapp_predictions(engine) == 1
+    # Past-due records push towards bad: named in words, and in the table's reasons.
+    said = [m.value for m in app.markdown]
+    assert any(line.startswith("- Records is yes (like ") for line in said)
+    assert "Records is yes" in table.loc[0, "reasons"]
 
 
 def test_a_good_csv_is_scored_whole(service_at, model_service, engine, tmp_path):

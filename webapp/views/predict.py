@@ -47,6 +47,15 @@ def show_result(result: dict) -> None:
         f"{len(frame)} prediction(s) made with model {result['model_version']}: "
         f"{bad} bad, {len(frame) - bad} good."
     )
+    if len(frame) == 1:
+        (only,) = result["predictions"]
+        reasons = only["reasons"] or []
+        why = "What pushed the score towards bad:" if reasons else "Nothing pushed it towards bad."
+        st.markdown(
+            f"**{only['prediction']}**, probability of bad {only['probability_bad']:.0%}. {why}"
+        )
+        for reason in reasons:
+            st.markdown(f"- {reason['text']}")
     show_predictions(frame)
     st.download_button("Download as CSV", frame.to_csv(index=False), "predictions.csv", "text/csv")
 
