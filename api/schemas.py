@@ -52,7 +52,6 @@ class Prediction(BaseModel):
     prediction: Literal[CLASSES]  # type: ignore[valid-type]
     probability_bad: float = Field(ge=0, le=1)
     model_version: str
-    features: Features  # type: ignore[valid-type]
     reasons: list[Reason] | None = Field(
         description="Up to CREDITOPS_REASON_COUNT features that pushed the score towards "
         "`bad` the most, strongest first; null for rows scored before reasons existed."
@@ -60,6 +59,9 @@ class Prediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    """The predictions in the order of `applicants`; features are not echoed back (the
+    caller has them; GET /past-predictions returns them with what was stored)."""
+
     batch_id: uuid.UUID
     predicted_at: datetime
     model_version: str
@@ -71,6 +73,7 @@ class PredictResponse(BaseModel):
 
 class PastPrediction(Prediction):
     id: int
+    features: Features  # type: ignore[valid-type]
     predicted_at: datetime
     source: Source
     source_file: str | None
@@ -220,3 +223,43 @@ class SummaryBucket(BaseModel):
     prediction: Literal[CLASSES]  # type: ignore[valid-type]
     count: int
     mean_probability_bad: float
+
+
+class FairnessGroup(BaseModel):
+    group: str
+    judged: bool = Field(description="False below CREDITOPS_FAIRNESS_MIN_GROUP_ROWS rows.")
+    rows: int
+    approval_rate: float = Field(description="Share predicted good.")
+    approval_ratio: float | None = Field(description="Approval rate / the most approved group's.")
+    roc_auc: float | None = Field(description="Null when the group has one class only.")
+    false_positive_rate: float | None = Field(description="Good loans predicted bad.")
+    false_negative_rate: float | None = Field(description="Bad loans predicted good.")
+
+
+class FairnessAttribute(BaseModel):
+    title: str
+    reference_group: str | None = Field(description="The most approved judged group.")
+    worst_group: str | None
+    worst_ratio: float | None
+    groups: list[FairnessGroup]
+
+
+class FairnessReport(BaseModel):
+    rows: int
+    min_group_rows: int
+    worst_ratio: float | None = Field(description="Lowest approval-rate ratio over attributes.")
+    attributes: dict[str, FairnessAttribute] = Field(description="`age_band`, `marital`.")
+
+
+class ModelFairness(BaseModel):
+    model_version: str
+    min_ratio: float = Field(description="The gate's floor (four-fifths rule: 0.8).")
+    held_out: FairnessReport | None = Field(
+        description="On the frozen held-out set, as the gate judged the version; null for "
+        "versions judged before fairness reports."
+    )
+    live: FairnessReport | None = Field(
+        description="On the version's predictions in [start, end) whose outcome came back."
+    )
+    start: datetime
+    end: datetime

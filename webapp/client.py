@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from creditops.features import FEATURE_NAMES
 from creditops.settings import get_settings
 
 
@@ -49,7 +50,11 @@ class ModelService:
         body = {"source": "webapp", "applicants": applicants}
         if source_file:
             body["source_file"] = source_file
-        return self._call("POST", "/predict", json=body)
+        result = self._call("POST", "/predict", json=body)
+        # The service does not echo features back: join each prediction to its row.
+        for prediction, applicant in zip(result["predictions"], applicants, strict=True):
+            prediction["features"] = {name: applicant[name] for name in FEATURE_NAMES}
+        return result
 
     def past_predictions(
         self, start: datetime, end: datetime, source: str, limit: int, cursor: str | None
@@ -76,6 +81,10 @@ class ModelService:
     def performance(self, start: datetime, end: datetime, bucket: str) -> dict:
         params = {"start": start.isoformat(), "end": end.isoformat(), "bucket": bucket}
         return self._call("GET", "/model/performance", params=params)
+
+    def fairness(self, start: datetime, end: datetime) -> dict:
+        params = {"start": start.isoformat(), "end": end.isoformat()}
+        return self._call("GET", "/model/fairness", params=params)
 
     def model(self) -> dict:
         return self._call("GET", "/model")

@@ -1,4 +1,5 @@
-"""POST /outcomes (labels pushed by other systems) and GET /model/performance."""
+"""POST /outcomes (labels pushed by other systems); what they tell: GET /model/performance
+and GET /model/fairness."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.exc import SQLAlchemyError
 
+from creditops.errors import ModelUnavailable
+from creditops.lifecycle.fairness import live_fairness
 from creditops.outcomes import check_outcomes, reject_never_predicted, save_pushed_outcomes
 from creditops.performance import Bucket, live_performance
 from creditops.schemas import IsoDatetime
 
 from ..deps import ReadyStateDep, require_api_key
-from ..schemas import InvalidRows, LivePerformance, OutcomesRequest, OutcomesSaved
+from ..schemas import (
+    InvalidRows,
+    LivePerformance,
+    ModelFairness,
+    OutcomesRequest,
+    OutcomesSaved,
+)
 from .predictions import ERRORS, time_window
 
 router = APIRouter(tags=["outcomes"])
@@ -75,4 +84,41 @@ def get_performance(
             for v in state.versions
             if "holdout.roc_auc" in v["metrics"]
         },
+    }
+
+
+@router.get(
+    "/model/fairness",
+    response_model=ModelFairness,
+    responses={422: ERRORS[422], 503: ERRORS[503]},
+    summary="Approval rate, ROC AUC and error rates by age band and marital status",
+)
+def get_fairness(
+    state: ReadyStateDep,
+    model_version: Annotated[
+        str | None, Query(max_length=100, description="Default: the served version.")
+    ] = None,
+    start: Annotated[
+        IsoDatetime | None, Query(description="Of prediction time; default: 30 days before end.")
+    ] = None,
+    end: Annotated[IsoDatetime | None, Query(description="Exclusive; default: now.")] = None,
+) -> dict:
+    version = model_version or state.artifact.version
+    start, end = time_window(start, end, default=timedelta(days=30))
+    settings = state.settings
+    try:
+        held_out = state.registry.fairness(version)
+    except ModelUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+    try:
+        live = live_fairness(state.engine, version, start, end, settings.fairness_min_group_rows)
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, "database unavailable") from exc
+    return {
+        "model_version": version,
+        "min_ratio": settings.fairness_min_ratio,
+        "held_out": held_out,
+        "live": live,
+        "start": start,
+        "end": end,
     }

@@ -15,6 +15,7 @@ the version's training baseline.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -25,19 +26,16 @@ from .features import FEATURES, POSITIVE_CLASS, CategoricalFeature, Feature
 APPROXIMATE = True
 
 
-def _ranks(sample: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Shares of the training sample below and above each value."""
-    below = np.searchsorted(sample, values, side="left") / len(sample)
-    above = 1 - np.searchsorted(sample, values, side="right") / len(sample)
-    return below, above
-
-
-def _words(feature: Feature, value: Any, baseline: dict[str, Any], below: float, above: float):
+def reason_text(feature: Feature, value: Any, baseline: dict[str, Any]) -> str:
+    """The reason in words, against the training data the version learnt from."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return f"{feature.name} is not known"
     if isinstance(feature, CategoricalFeature):
         share = baseline["shares"].get(str(value), 0.0)
         return f"{feature.name} is {value} (like {share:.0%} of applicants)"
+    sample = baseline["sample"]  # sorted
+    below = bisect.bisect_left(sample, value) / len(sample)
+    above = 1 - bisect.bisect_right(sample, value) / len(sample)
     shown = f"{feature.name} {value:,.{feature.decimals}f}"
     if feature.unit in ("years", "months"):
         shown += f" {feature.unit}"
@@ -46,17 +44,10 @@ def _words(feature: Feature, value: Any, baseline: dict[str, Any], below: float,
     return f"{shown} is high: {below:.0%} of applicants have less"
 
 
-def reason_text(feature: Feature, value: Any, baseline: dict[str, Any]) -> str:
-    """The reason in words, against the training data the version learnt from."""
-    below, above = (0.0, 0.0)
-    if "sample" in baseline and value is not None:
-        below, above = _ranks(np.asarray(baseline["sample"]), np.asarray([value], dtype=float))
-        below, above = float(below[0]), float(above[0])
-    return _words(feature, value, baseline, below, above)
-
-
 class Explainer:
     """Reasons for one model version: built once per version, used for every batch."""
+
+    CACHE_SIZE = 100_000  # described (feature, value) pairs; most values come back often
 
     def __init__(self, trees: Any, baseline: dict[str, Any]) -> None:
         import shap  # a second to import: only where models are explained
@@ -65,14 +56,14 @@ class Explainer:
         # The trees' raw score is the log-odds of classes_[1]; reasons speak of `bad`.
         self._sign = 1.0 if trees.classes_[1] == POSITIVE_CLASS else -1.0
         self.base_value = self._sign * float(np.ravel(self._tree.expected_value)[0])
-        self._baseline = {  # numeric samples as arrays, searched once per reason
-            name: {**stats, "sample": np.asarray(stats["sample"])} if "sample" in stats else stats
-            for name, stats in baseline["features"].items()
-        }
+        self._baseline = baseline["features"]
+        self._described_cache: dict[tuple[int, Any], dict[str, Any]] = {}
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """Rows x features, in log-odds of `bad`; each row plus `base_value` is its raw score."""
-        return self._sign * self._tree.shap_values(matrix, approximate=APPROXIMATE)
+        # Additivity is a test of ours; shap's own check would score every row again.
+        values = self._tree.shap_values(matrix, approximate=APPROXIMATE, check_additivity=False)
+        return self._sign * values
 
     def reasons(
         self, matrix: np.ndarray, applicants: list[dict[str, Any]], top: int
@@ -81,31 +72,27 @@ class Explainer:
         largest first: feature, value, contribution, text."""
         contributions = self.contributions(matrix)
         strongest = np.argsort(-contributions, axis=1)[:, :top]
-        no_rank = (np.zeros(len(matrix)), np.zeros(len(matrix)))
-        ranks = [  # numeric columns of `encode`'s matrix are the values themselves
-            no_rank
-            if isinstance(feature, CategoricalFeature)
-            else _ranks(self._baseline[feature.name]["sample"], matrix[:, index])
-            for index, feature in enumerate(FEATURES)
+        rounded = np.round(np.take_along_axis(contributions, strongest, axis=1), 4)
+        return [
+            [
+                {**self._described(index, applicant[FEATURES[index].name]), "contribution": c}
+                for index, c in zip(indices, row, strict=True)
+                if c > 0
+            ]
+            for applicant, indices, row in zip(
+                applicants, strongest.tolist(), rounded.tolist(), strict=True
+            )
         ]
-        explained = []
-        for row, (applicant, order) in enumerate(zip(applicants, strongest, strict=True)):
-            reasons = []
-            for index in order:
-                contribution = contributions[row, index]
-                if contribution <= 0:
-                    break
-                feature = FEATURES[index]
-                value = applicant[feature.name]
-                below, above = ranks[index]
-                text = _words(feature, value, self._baseline[feature.name], below[row], above[row])
-                reasons.append(
-                    {
-                        "feature": feature.name,
-                        "value": value,
-                        "contribution": round(float(contribution), 4),
-                        "text": text,
-                    }
-                )
-            explained.append(reasons)
-        return explained
+
+    def _described(self, index: int, value: Any) -> dict[str, Any]:
+        """Feature, value and words, the same for every applicant with this value: cached."""
+        key = (index, value)
+        described = self._described_cache.get(key)
+        if described is None:
+            if len(self._described_cache) >= self.CACHE_SIZE:
+                self._described_cache.clear()
+            feature = FEATURES[index]
+            text = reason_text(feature, value, self._baseline[feature.name])
+            described = {"feature": feature.name, "value": value, "text": text}
+            self._described_cache[key] = described
+        return described

@@ -18,13 +18,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from .drift import PSI_DRIFT
+from .lifecycle.fairness import approval_ratio_sql
 from .palette import CRITICALITY_COLOURS
 from .performance import JOINED, average_rank, roc_auc
+from .settings import Settings
 
 # Live ROC AUC is alerted on over the last N labelled predictions, below a floor
 # well under the held-out value (0.86): a model that ranks this badly has moved.
 LIVE_AUC_WINDOW = 200
 LIVE_AUC_FLOOR = 0.70
+# The approval-rate panel draws the gate's default floor and judges groups as it does.
+_FOUR_FIFTHS = Settings.model_fields["fairness_min_ratio"].default
+_FAIR_GROUP_ROWS = Settings.model_fields["fairness_min_group_rows"].default
 # The thresholds of Prometheus' alerts (prometheus/rules/creditops.yml), drawn as the
 # red line of their panels; a test keeps the two equal.
 P99_ALERT_SECONDS = 1
@@ -270,6 +275,19 @@ FROM ({JOINED}
             Threshold(90, 99),
             unit="percent",
             decimals=0,
+        ),
+        Panel(
+            "approval_ratio_by_group",
+            "Approval-rate ratio by group, per hour",
+            "Each age band's and marital status's approval rate divided by the most approved "
+            f"group's (groups of at least {_FAIR_GROUP_ROWS} predictions in the hour). Red "
+            f"below {_FOUR_FIFTHS}, the four-fifths rule the promotion gate holds "
+            "challengers to.",
+            "timeseries",
+            approval_ratio_sql("1 hour", _FAIR_GROUP_ROWS),
+            Threshold(0.9, _FOUR_FIFTHS, reverse=True),
+            format="time_series",
+            decimals=2,
         ),
         Panel(
             "volume_by_source",

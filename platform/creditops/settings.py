@@ -128,6 +128,19 @@ class Settings(BaseSettings):
     promotion_max_brier_increase: float = Field(
         default=0.002, ge=0, description="Calibration (Brier score) a challenger may lose."
     )
+    fairness_min_ratio: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Lowest approval-rate ratio of a group to the most approved group a "
+        "challenger may have (0.8: the four-fifths rule).",
+    )
+    fairness_max_ratio_drop: float = Field(
+        default=0.05, ge=0, description="How much lower than the champion's it may be."
+    )
+    fairness_min_group_rows: int = Field(
+        default=100, ge=1, description="Smaller groups are shown but not judged."
+    )
     recent_window_rows: int = Field(
         default=2_000, ge=0, description="Newest labelled rows held out to judge both models."
     )

@@ -1,4 +1,4 @@
-"""POST /outcomes and GET /model/performance over HTTP with a real PostgreSQL."""
+"""POST /outcomes, GET /model/performance and GET /model/fairness, over HTTP, real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sklearn.metrics import brier_score_loss, precision_score, recall_score, roc
 from sqlalchemy import func, select, text
 
 from creditops.db import outcomes, predictions
+from creditops.lifecycle.fairness import fairness_report, scored_frame
 
 from ..conftest import DATASET
 from .test_predictions import dataset_applicants
@@ -84,7 +85,8 @@ def test_a_bad_outcome_is_named_by_row_and_field_and_nothing_is_stored(
 
 def joined_rows(engine) -> pd.DataFrame:
     query = text(
-        """SELECT p.model_version, p.predicted_at, p.prediction, p.probability_bad, o.status
+        """SELECT p.model_version, p.predicted_at, p.prediction, p.probability_bad, o.status,
+                  p.age, p.marital
            FROM predictions p JOIN outcomes o USING (application_id)"""
     )
     with engine.connect() as conn:
@@ -152,3 +154,47 @@ def test_performance_before_any_outcome_is_all_waiting(client, engine):
     (total,) = client.get("/model/performance").json()["totals"]
     assert total["roc_auc"] is None  # one class only: AUC is undefined, not 0.5
     assert total["n_labelled"] == 2 and total["awaiting_share"] == pytest.approx(1 / 3)
+
+
+def test_fairness_by_group_from_live_outcomes_and_the_held_out_report(
+    client, engine, registry, recorded_model, frozen_sets, settings
+):
+    labels = pd.read_csv(DATASET)["Status"]
+    ids = [f"f{i:04d}" for i in range(400)]
+    predict_ids(client, ids)
+    labelled = {"outcomes": [outcome(i, labels[n]) for n, i in enumerate(ids[:350])]}
+    assert client.post("/outcomes", json=labelled).status_code == 200
+    _, holdout = frozen_sets
+    held_out = fairness_report(scored_frame(recorded_model, holdout), 100)
+    registry.log_fairness(recorded_model.version, held_out)
+
+    response = client.get("/model/fairness")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == recorded_model.version and body["min_ratio"] == 0.8
+    assert body["held_out"]["worst_ratio"] == pytest.approx(held_out["worst_ratio"])
+    live = body["live"]
+    assert live["rows"] == 350
+    rows = joined_rows(engine).assign(
+        actual_bad=lambda f: f["status"] == "bad", approved=lambda f: f["prediction"] == "good"
+    )
+    marital = rows["marital"].fillna("unknown")
+    groups = {g["group"]: g for g in live["attributes"]["marital"]["groups"]}
+    assert set(groups) == set(marital)
+    best = max(
+        rows[marital == g]["approved"].mean()
+        for g in groups
+        if (marital == g).sum() >= settings.fairness_min_group_rows
+    )
+    for name, group in groups.items():
+        mine = rows[marital == name]
+        assert group["rows"] == len(mine)
+        assert group["judged"] == (len(mine) >= settings.fairness_min_group_rows)
+        assert group["approval_rate"] == pytest.approx(mine["approved"].mean())
+        assert group["approval_ratio"] == pytest.approx(mine["approved"].mean() / best)
+        good = mine[~mine["actual_bad"]]
+        if len(good):
+            assert group["false_positive_rate"] == pytest.approx((~good["approved"]).mean())
+    bands = {g["group"] for g in live["attributes"]["age_band"]["groups"]}
+    assert bands <= {"18-24", "25-34", "35-44", "45-54", "55+"}
+    assert client.get("/model/fairness", params={"model_version": "999"}).json()["live"] is None

@@ -36,6 +36,9 @@ def gate_of(challenger, champion, holdout, settings: Settings):
         max_brier_increase=settings.promotion_max_brier_increase,
         recent_min_rows=settings.recent_window_min_rows,
         seed=42,
+        fairness_min_ratio=settings.fairness_min_ratio,
+        fairness_max_ratio_drop=settings.fairness_max_ratio_drop,
+        fairness_min_group_rows=settings.fairness_min_group_rows,
     )
 
 
@@ -61,8 +64,41 @@ def test_a_challenger_that_ignores_a_feature_is_rejected(trained_model, frozen_s
     blind = train_model(train.assign(Home="owner"), holdout, seed=42)  # Home never varies
     verdict = gate_of(blind, None, holdout, settings)
     assert not verdict.passed
-    assert verdict.reasons() == ["features without importance: Home"]
+    assert "features without importance: Home" in verdict.reasons()
     assert gate_of(trained_model, None, holdout, settings).passed  # every feature counts
+
+
+def test_a_biased_challenger_is_rejected_with_the_numbers_and_a_fair_one_passes(
+    trained_model, frozen_sets, settings
+):
+    train, holdout = frozen_sets
+    # Taught that single applicants' loans end bad: it refuses them far more often.
+    labels = train[TARGET].where(train["Marital"] != "single", "bad")
+    biased = train_model(train.assign(**{TARGET: labels}), holdout, seed=42)
+    verdict = gate_of(biased, trained_model, holdout, settings)
+    fairness = next(c for c in verdict.checks if c.name == gate.FAIR)
+    assert not fairness.passed
+    report = verdict.fairness["holdout"]["challenger"]["attributes"]["marital"]
+    assert report["worst_group"] == "single" and report["worst_ratio"] < 0.5
+    assert f"challenger {report['worst_ratio']:.2f} (Marital status single against" in (
+        fairness.detail
+    )
+    assert "needs >= 0.80" in fairness.detail
+    fair = gate_of(trained_model, None, holdout, settings)
+    assert next(c for c in fair.checks if c.name == gate.FAIR).passed
+    assert fair.fairness["holdout"]["challenger"]["worst_ratio"] >= settings.fairness_min_ratio
+
+
+def test_a_challenger_much_less_fair_than_the_champion_is_rejected(
+    trained_model, frozen_sets, settings
+):
+    _, holdout = frozen_sets
+    strict = settings.model_copy(update={"fairness_min_ratio": 0.0, "fairness_max_ratio_drop": 0.0})
+    verdict = gate.fair(
+        gate_of(trained_model, trained_model, holdout, settings), 0.0, -0.01
+    )  # the same model, asked to be 0.01 fairer than itself
+    assert not verdict.passed and "champion's" in verdict.detail
+    assert gate_of(trained_model, trained_model, holdout, strict).checks[-1].passed
 
 
 def test_a_retraining_promotes_a_better_challenger_and_records_why(

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from creditops.db import predictions
+from creditops.lifecycle.fairness import fairness_report, scored_frame
 from creditops.settings import PROJECT_ROOT, get_settings
 
 from ..conftest import DATASET
@@ -144,14 +145,24 @@ def test_past_predictions_with_the_service_down(service_at):
     assert "is not reachable" in page("past_predictions.py").error[0].value
 
 
-def test_the_model_page_shows_the_served_version(service_at, model_service, recorded_model):
+def test_the_model_page_shows_the_served_version_and_its_fairness(
+    service_at, model_service, recorded_model, registry, frozen_sets
+):
+    _, holdout = frozen_sets
+    report = fairness_report(scored_frame(recorded_model, holdout), 100)
+    registry.log_fairness(recorded_model.version, report)
     service_at(model_service)
     app = page("model.py")
     assert recorded_model.version in app.subheader[0].value
     assert float(app.metric[0].value) >= 0.8
     infos = [i.value for i in app.info]
     assert infos[0].startswith("No challenger judged yet")
-    assert "waiting for their outcome" in infos[1] or "No prediction" in infos[1]
+    assert "No outcome has come back yet" in infos[1]  # live fairness
+    assert "waiting for their outcome" in infos[2] or "No prediction" in infos[2]
+    worst = next(m for m in app.metric if m.label == "Worst approval-rate ratio")
+    assert worst.value == f"{report['worst_ratio']:.2f}"
+    groups = next(d.value for d in app.dataframe if "ratio to most approved" in d.value.columns)
+    assert set(groups["group"]) >= {"18-24", "55+", "married", "single"}
 
 
 def test_the_retrain_button_asks_once_and_a_verdict_shows_side_by_side(

@@ -1,5 +1,6 @@
 """Model: the served version, champion and challenger side by side with the gate's verdict,
-every registered version, and how each fares as outcomes come back (live performance)."""
+every registered version, the served version's fairness, and how each fares as outcomes
+come back (live performance)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from creditops.palette import HEX
 from webapp.client import ModelService, ServiceProblem
 
 st.title("Model")
@@ -141,6 +143,94 @@ if retrainings:
             ),
             hide_index=True,
         )
+
+st.subheader("Fairness")
+FAIRNESS_WINDOW = timedelta(days=30)
+try:
+    fairness = service.fairness(datetime.now(UTC) - FAIRNESS_WINDOW, datetime.now(UTC))
+except ServiceProblem as problem:
+    st.error(str(problem))
+    fairness = None
+
+
+def fairness_table(report: dict, min_ratio: float) -> None:
+    """One row per group; a judged ratio below the floor in red."""
+    rows = [
+        {
+            "attribute": attribute["title"],
+            "group": g["group"],
+            "rows": g["rows"],
+            "approval rate": g["approval_rate"],
+            "ratio to most approved": g["approval_ratio"],
+            "judged": "yes" if g["judged"] else "too few rows",
+            "ROC AUC": g["roc_auc"],
+            "good refused (FPR)": g["false_positive_rate"],
+            "bad approved (FNR)": g["false_negative_rate"],
+        }
+        for attribute in report["attributes"].values()
+        for g in attribute["groups"]
+    ]
+
+    def colour(row: pd.Series) -> list[str]:
+        ratio = row["ratio to most approved"]
+        if row["judged"] != "yes" or pd.isna(ratio):
+            tone = HEX["grey"]
+        else:
+            tone = HEX["red"] if ratio < min_ratio else HEX["green"]
+        return [
+            f"color: {tone}; font-weight: 600" if c == "ratio to most approved" else ""
+            for c in row.index
+        ]
+
+    percent = st.column_config.NumberColumn(format="percent")
+    st.dataframe(
+        pd.DataFrame(rows).style.apply(colour, axis=1),
+        hide_index=True,
+        column_config={
+            "approval rate": percent,
+            "ratio to most approved": st.column_config.NumberColumn(format="%.2f"),
+            "ROC AUC": st.column_config.NumberColumn(format="%.3f"),
+            "good refused (FPR)": percent,
+            "bad approved (FNR)": percent,
+        },
+    )
+
+
+if fairness is not None:
+    floor = fairness["min_ratio"]
+    st.caption(
+        f"Version {fairness['model_version']}'s decisions by age band and marital status. "
+        "Each group's approval rate is divided by the most approved group's; the promotion "
+        f"gate rejects a challenger whose worst ratio is below {floor:.2f} (the four-fifths "
+        "rule) or much worse than the champion's. Groups too small to judge are shown in grey."
+    )
+    held_out_tab, live_tab = st.tabs(
+        ["Held-out set (as the gate judged it)", "Live outcomes, 30 days"]
+    )
+    for tab, report, empty in (
+        (held_out_tab, fairness["held_out"], "This version was judged before fairness reports."),
+        (
+            live_tab,
+            fairness["live"],
+            "No outcome has come back yet for this version's predictions.",
+        ),
+    ):
+        with tab:
+            if report is None:
+                st.info(empty)
+                continue
+            worst = report["worst_ratio"]
+            left, right = st.columns([1, 3])
+            left.metric(
+                "Worst approval-rate ratio",
+                "-" if worst is None else f"{worst:.2f}",
+                None if worst is None else f"{worst - floor:+.2f} vs {floor:.2f}",
+            )
+            right.caption(
+                f"On {report['rows']:,} applications with an outcome; a group needs "
+                f"{report['min_group_rows']} rows to be judged."
+            )
+            fairness_table(report, floor)
 
 st.subheader("Live performance")
 st.caption(

@@ -6,8 +6,11 @@ the world the model will serve), else on the held-out set. A challenger passes w
   - its ROC AUC beats the champion's by at least the margin,
   - its calibration (Brier score) is not worse, within a tolerance,
   - every feature has an importance (permutation importance on the held-out set
-    that is not exactly zero in every repeat: a feature the model never uses has none).
-With no champion (the first model) only the last check applies.
+    that is not exactly zero in every repeat: a feature the model never uses has none),
+  - its decisions are fair enough (see `fairness`): no group's approval rate is below
+    the minimum ratio of the most approved group's, nor lower than the champion's
+    worst ratio by more than a margin.
+With no champion (the first model) the first two checks pass by default.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ..features import FEATURE_NAMES, POSITIVE_CLASS, TARGET
 from ..model import ModelArtifact
+from .fairness import describe_worst, fairness_report, scored_frame
 
-BEATS, CALIBRATED, IMPORTANCE = (
+BEATS, CALIBRATED, IMPORTANCE, FAIR = (
     "challenger_beats_champion",
     "calibration_not_worse",
     "every_feature_has_importance",
+    "approval_rates_fair",
 )
 CHECKS = {
     BEATS: "The challenger's ROC AUC beats the champion's by at least the margin "
@@ -34,6 +39,9 @@ CHECKS = {
     "CREDITOPS_PROMOTION_MAX_BRIER_INCREASE",
     IMPORTANCE: "Every feature has a permutation importance on the held-out set "
     "(a feature the model never uses has none)",
+    FAIR: "No group (age band, marital status) is approved at less than "
+    "CREDITOPS_FAIRNESS_MIN_RATIO of the most approved group's rate, nor at a worst ratio "
+    "lower than the champion's by more than CREDITOPS_FAIRNESS_MAX_RATIO_DROP",
 }
 IMPORTANCE_REPEATS = 5
 
@@ -54,6 +62,7 @@ class Evaluation:
     judged_on: str
     scores: dict[str, dict[str, dict[str, float]]]  # set -> model -> metric -> value
     importances: dict[str, float]
+    fairness: dict[str, dict[str, dict]]  # set -> model -> fairness report
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -68,11 +77,12 @@ class Evaluation:
         return {**asdict(self), "passed": self.passed}
 
 
-def score(artifact: ModelArtifact, frame: pd.DataFrame) -> dict[str, float]:
-    positive = (frame[TARGET] == POSITIVE_CLASS).to_numpy()
-    _, probability_bad = artifact.score(frame)
+def score(scored: pd.DataFrame) -> dict[str, float]:
+    """ROC AUC and Brier score of a `fairness.scored_frame`."""
+    positive = (scored[TARGET] == POSITIVE_CLASS).to_numpy()
+    probability_bad = scored["probability_bad"].to_numpy()
     return {
-        "rows": float(len(frame)),
+        "rows": float(len(scored)),
         "roc_auc": float(roc_auc_score(positive, probability_bad)),
         "brier": float(brier_score_loss(positive, probability_bad)),
     }
@@ -112,14 +122,24 @@ def evaluate(
     max_brier_increase: float,
     recent_min_rows: int,
     seed: int,
+    fairness_min_ratio: float,
+    fairness_max_ratio_drop: float,
+    fairness_min_group_rows: int,
 ) -> Evaluation:
     sets = {"holdout": holdout}
     if len(recent) and recent[TARGET].nunique() == 2:
         sets["recent"] = recent
     models = {"challenger": challenger, **({"champion": champion} if champion else {})}
-    scores = {
-        name: {role: score(model, frame) for role, model in models.items()}
+    scored = {
+        name: {role: scored_frame(model, frame) for role, model in models.items()}
         for name, frame in sets.items()
+    }
+    scores = {
+        name: {role: score(f) for role, f in by_role.items()} for name, by_role in scored.items()
+    }
+    fairness = {
+        name: {role: fairness_report(f, fairness_min_group_rows) for role, f in by_role.items()}
+        for name, by_role in scored.items()
     }
     evaluation = Evaluation(
         challenger=str(challenger.version),
@@ -127,13 +147,15 @@ def evaluate(
         judged_on=_judged_set(recent, recent_min_rows),
         scores=scores,
         importances=importances(challenger, holdout, seed),
+        fairness=fairness,
     )
     evaluation.checks = judge(evaluation, min_auc_gain, max_brier_increase)
+    evaluation.checks.append(fair(evaluation, fairness_min_ratio, fairness_max_ratio_drop))
     return evaluation
 
 
 def judge(evaluation: Evaluation, min_auc_gain: float, max_brier_increase: float) -> list[Check]:
-    """The gate's three checks, in CHECKS order."""
+    """The gate's checks on scores and importances, in CHECKS order."""
     on = evaluation.judged_on
     scores = evaluation.scores[on]
     new = scores["challenger"]
@@ -164,3 +186,27 @@ def judge(evaluation: Evaluation, min_auc_gain: float, max_brier_increase: float
         f"{old['brier']:.4f} ({drift:+.4f}; at most {max_brier_increase:+.4f})",
     )
     return [better, calibrated, importance]
+
+
+def fair(evaluation: Evaluation, min_ratio: float, max_ratio_drop: float) -> Check:
+    """The four-fifths rule on the judged set, and no worse than the champion by a margin."""
+    on = evaluation.judged_on
+    reports = evaluation.fairness[on]
+    new = reports["challenger"]["worst_ratio"]
+    detail = (
+        f"worst approval-rate ratio on the {on} set: challenger "
+        f"{describe_worst(reports['challenger'])}"
+    )
+    if new is None:  # no group big enough to judge: nothing to hold against it
+        return Check(FAIR, True, detail)
+    floor = min_ratio
+    old = reports.get("champion", {}).get("worst_ratio")
+    if old is not None:
+        detail += f", champion {describe_worst(reports['champion'])}"
+        floor = max(floor, old - max_ratio_drop)
+    detail += f"; needs >= {min_ratio:.2f}" + (
+        f" and >= {old - max_ratio_drop:.2f} (champion's - {max_ratio_drop:.2f})"
+        if old is not None
+        else ""
+    )
+    return Check(FAIR, new >= floor, detail)

@@ -40,6 +40,7 @@ DESCRIPTION = (
     "gate judges. Each version's tags say why it was trained and the gate's verdict."
 )
 CHAMPION, CHALLENGER = "champion", "challenger"
+FAIRNESS_REPORT = "fairness.json"
 # skops, MLflow's safe format, loads only the types it is told to trust: ours.
 TRUSTED_TYPES = [
     "creditops.model.encode",
@@ -60,6 +61,7 @@ class Registry:
     def __post_init__(self) -> None:
         self.client = MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
         self._runs: dict[str, Any] = {}  # run id -> its data; runs do not change once logged
+        self._fairness: dict[str, dict[str, Any]] = {}  # version -> its held-out report
 
     def check(self) -> None:
         """Fail with one clear line when the tracking server does not answer."""
@@ -142,6 +144,34 @@ class Registry:
     def tag(self, version: str, tags: dict[str, str]) -> None:
         for key, value in tags.items():
             self.client.set_model_version_tag(MODEL_NAME, version, key, value)
+
+    def log_fairness(self, version: str, report: dict[str, Any]) -> None:
+        """Keep a version's fairness report on the held-out set with its run, its worst
+        ratio as a metric and as a tag (tags are read fresh, run data is cached)."""
+        run_id = self.client.get_model_version(MODEL_NAME, version).run_id
+        self.client.log_dict(run_id, report, FAIRNESS_REPORT)
+        if report["worst_ratio"] is not None:
+            self.client.log_metric(run_id, "holdout.fairness_worst_ratio", report["worst_ratio"])
+            self.tag(version, {"fairness_worst_ratio": f"{report['worst_ratio']:.4f}"})
+
+    def fairness(self, version: str) -> dict[str, Any] | None:
+        """The version's fairness report on the held-out set; None if it was judged before
+        fairness reports existed (or is being judged). Once found it never changes."""
+        if version in self._fairness:
+            return self._fairness[version]
+        try:
+            run_id = self.client.get_model_version(MODEL_NAME, version).run_id
+            with tempfile.TemporaryDirectory() as tmp:
+                path = self.client.download_artifacts(run_id, FAIRNESS_REPORT, tmp)
+                report = json.loads(Path(path).read_text())
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise self._unreachable(exc) from exc
+        except OSError:
+            return None  # no such artifact
+        self._fairness[version] = report
+        return report
 
     def load(self, version: str) -> ModelArtifact:
         """A registered version, checked against the feature spec."""

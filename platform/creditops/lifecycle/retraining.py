@@ -265,8 +265,12 @@ def evaluate_challenger_step(settings: Settings, retraining_id: int) -> dict:
             max_brier_increase=settings.promotion_max_brier_increase,
             recent_min_rows=settings.recent_window_min_rows,
             seed=settings.random_seed,
+            fairness_min_ratio=settings.fairness_min_ratio,
+            fairness_max_ratio_drop=settings.fairness_max_ratio_drop,
+            fairness_min_group_rows=settings.fairness_min_group_rows,
         )
         verdict = evaluation.to_dict()
+        registry.log_fairness(challenger.version, evaluation.fairness["holdout"]["challenger"])
         registry.tag(
             challenger.version,
             {
