@@ -1,9 +1,10 @@
 """Applicants for demos, and how their loans end: as in the dataset, noisy, or drifted.
 
 Drifted applicants are older, poorer and more often renting, and their loans
-end by another rule than the one the model learnt (most loans of applicants
-over 55 now go bad, as after a pension cut), so live ROC AUC falls once their
-outcomes come back.
+end by another rule than the one the model learnt (most loans of 48 months or
+more to salaried applicants now go bad, as after a wage freeze), so live ROC AUC
+falls once their outcomes come back. The rule names no age or marital status: a
+model that learns it stays fair enough for the promotion gate (`fairness`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def simulated_applicants(
         frame["Age"] = (frame["Age"] + 20).clip(upper=100)
         frame["Income"] = (frame["Income"] * 0.5).round(1)
         frame["Home"] = np.where(rng.random(rows) < 0.7, "rent", frame["Home"])
-        new_rule = frame["Age"] > 55
+        new_rule = (frame["Job"] == "fixed") & (frame["Time"] >= 48)
         statuses = np.where(rng.random(rows) < 0.6, np.where(new_rule, "bad", "good"), statuses)
     elif mode != "normal":
         raise ValueError(f"mode must be one of {MODES}")

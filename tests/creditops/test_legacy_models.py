@@ -42,7 +42,10 @@ def test_legacy_versions_are_registered_renamed_and_the_served_one_is_champion(
     rows = frozen_sets[1].drop(columns="Status").head(3).astype(object)
     rows = rows.where(rows.notna(), None).to_dict("records")
     old = type(recorded_model)(
-        "v20261101T000000000000Z", recorded_model.pipeline, recorded_model.metadata, {}
+        "v20261101T000000000000Z",
+        recorded_model.pipeline,
+        recorded_model.metadata,
+        recorded_model.baseline,
     )
     score_and_store(engine, old, [PredictionRequest(rows, "scheduled", "old.csv")])
 

@@ -6,7 +6,7 @@ from dagster import AssetKey, DagsterInstance, RunRequest, SkipReason, build_sen
 from sqlalchemy import select
 
 from creditops.db import retrainings
-from creditops.lifecycle import retraining
+from creditops.lifecycle import gate, retraining
 from creditops.lifecycle.registry import CHAMPION
 
 
@@ -47,11 +47,16 @@ def test_a_better_challenger_is_served_through_the_assets(
     result = run_requested(instance)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert {e.check_name for e in evaluations if e.passed} == {
-        "challenger_beats_champion",
-        "calibration_not_worse",
-        "every_feature_has_importance",
-    }
+    assert (
+        {e.check_name for e in evaluations if e.passed}
+        == set(gate.CHECKS)
+        == {
+            "challenger_beats_champion",
+            "calibration_not_worse",
+            "every_feature_has_importance",
+            "approval_rates_fair",
+        }
+    )
     served = instance.get_latest_materialization_event(AssetKey("served_model"))
     assert served is not None
     with engine.connect() as conn:
