@@ -32,13 +32,13 @@ def reason_text(feature: Feature, value: Any, baseline: dict[str, Any]) -> str:
         return f"{feature.name} is not known"
     if isinstance(feature, CategoricalFeature):
         share = baseline["shares"].get(str(value), 0.0)
-        return f"{feature.name} is {value} (like {share:.0%} of applicants)"
+        return f"{feature.name} is {value}, as for {share:.0%} of applicants"
     sample = baseline["sample"]  # sorted
     below = bisect.bisect_left(sample, value) / len(sample)
     above = 1 - bisect.bisect_right(sample, value) / len(sample)
     shown = f"{feature.name} {value:,.{feature.decimals}f}"
     if feature.unit in ("years", "months"):
-        shown += f" {feature.unit}"
+        shown += f" {feature.unit[:-1] if value == 1 else feature.unit}"
     if above >= below:
         return f"{shown} is low: {above:.0%} of applicants have more"
     return f"{shown} is high: {below:.0%} of applicants have less"

@@ -100,6 +100,8 @@ def _field_config(panel: Panel) -> dict:
     if mappings := _value_mappings(panel):
         defaults["mappings"] = mappings
     if panel.kind == "timeseries":
+        # Series in their own colours (versions, groups); the thresholds as lines and areas.
+        defaults["color"] = {"mode": "palette-classic"}
         defaults["custom"] = {
             "drawStyle": "line",
             "lineWidth": 2,

@@ -59,4 +59,7 @@ def test_the_words_place_a_value_among_the_training_applicants(trained_model):
     assert reason_text(FEATURE["Age"], 19, baseline["Age"]).startswith("Age 19 years is low")
     assert reason_text(FEATURE["Income"], None, baseline["Income"]) == "Income is not known"
     records = reason_text(FEATURE["Records"], "yes", baseline["Records"])
-    assert records.startswith("Records is yes (like ") and records.endswith("% of applicants)")
+    assert records.startswith("Records is yes, as for ") and records.endswith("% of applicants")
+    assert reason_text(FEATURE["Seniority"], 1, baseline["Seniority"]).startswith(
+        "Seniority 1 year is low"
+    )

@@ -153,6 +153,10 @@ except ServiceProblem as problem:
     fairness = None
 
 
+def percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
 def fairness_table(report: dict, min_ratio: float) -> None:
     """One row per group; a judged ratio below the floor in red."""
     rows = [
@@ -160,38 +164,39 @@ def fairness_table(report: dict, min_ratio: float) -> None:
             "attribute": attribute["title"],
             "group": g["group"],
             "rows": g["rows"],
-            "approval rate": g["approval_rate"],
-            "ratio to most approved": g["approval_ratio"],
+            "approved": percent(g["approval_rate"]),
+            "ratio": g["approval_ratio"],
             "judged": "yes" if g["judged"] else "too few rows",
             "ROC AUC": g["roc_auc"],
-            "good refused (FPR)": g["false_positive_rate"],
-            "bad approved (FNR)": g["false_negative_rate"],
+            "FPR": percent(g["false_positive_rate"]),
+            "FNR": percent(g["false_negative_rate"]),
         }
         for attribute in report["attributes"].values()
         for g in attribute["groups"]
     ]
 
     def colour(row: pd.Series) -> list[str]:
-        ratio = row["ratio to most approved"]
+        ratio = row["ratio"]
         if row["judged"] != "yes" or pd.isna(ratio):
             tone = HEX["grey"]
         else:
             tone = HEX["red"] if ratio < min_ratio else HEX["green"]
-        return [
-            f"color: {tone}; font-weight: 600" if c == "ratio to most approved" else ""
-            for c in row.index
-        ]
+        return [f"color: {tone}; font-weight: 600" if c == "ratio" else "" for c in row.index]
 
-    percent = st.column_config.NumberColumn(format="percent")
+    def percentage(help: str):
+        return st.column_config.NumberColumn(format="%.1f%%", help=help)
+
     st.dataframe(
         pd.DataFrame(rows).style.apply(colour, axis=1),
         hide_index=True,
         column_config={
-            "approval rate": percent,
-            "ratio to most approved": st.column_config.NumberColumn(format="%.2f"),
+            "approved": percentage("Share of the group predicted good"),
+            "ratio": st.column_config.NumberColumn(
+                format="%.2f", help="Approval rate / the most approved judged group's"
+            ),
             "ROC AUC": st.column_config.NumberColumn(format="%.3f"),
-            "good refused (FPR)": percent,
-            "bad approved (FNR)": percent,
+            "FPR": percentage("False positive rate: good loans predicted bad (refused)"),
+            "FNR": percentage("False negative rate: bad loans predicted good (approved)"),
         },
     )
 

@@ -1,5 +1,7 @@
 """Monitoring: the Grafana dashboards' panels, from the same queries, with the same thresholds."""
 
+import itertools
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -20,6 +22,7 @@ if st.button("Refresh"):
 
 
 UNIT_SUFFIXES = {"percent": "%", "ms": " ms"}
+SEVERITY = ["green", "yellow", "orange", "red"]
 
 
 def colour(steps: list[dict], value) -> str:
@@ -85,15 +88,18 @@ def draw(panel: dict, rows: list[dict]) -> None:
                 tooltip=list(frame.columns),
             )
         )
-        bands = [s for s in steps if s["value"] is not None]
-        rules = (
-            alt.Chart(pd.DataFrame(bands))
-            .mark_rule(strokeDash=[4, 4])
-            .encode(y="value:Q", color=alt.Color("color:N", scale=None))
-            if bands and "metric" not in frame
-            else None
-        )
-        chart = line + rules if rules is not None else line
+        # Each threshold near the data a dashed line in the colour of its worse side,
+        # drawn apart from the series' colour scale.
+        chart, highest = line, frame["value"].max()
+        for below, above in itertools.pairwise(steps):
+            if pd.notna(highest) and above["value"] > 1.5 * highest:
+                continue  # far above the data: it would flatten the series
+            worse = max(below["color"], above["color"], key=SEVERITY.index)
+            chart += (
+                alt.Chart(pd.DataFrame([above]))
+                .mark_rule(strokeDash=[4, 4], color=HEX[worse])
+                .encode(y="value:Q")
+            )
         st.altair_chart(chart.properties(height=180), width="stretch")
     else:
         if not meaning:
