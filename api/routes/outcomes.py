@@ -23,9 +23,15 @@ from ..schemas import (
     OutcomesRequest,
     OutcomesSaved,
 )
-from .predictions import ERRORS, time_window
+from .predictions import ERRORS, READ_ERRORS, time_window
 
 router = APIRouter(tags=["outcomes"])
+
+# The window of prediction time that live outcomes are read for.
+MonthStart = Annotated[
+    IsoDatetime | None, Query(description="Of prediction time; default: 30 days before end.")
+]
+End = Annotated[IsoDatetime | None, Query(description="Exclusive; default: now.")]
 
 
 @router.post(
@@ -57,15 +63,13 @@ def post_outcomes(body: OutcomesRequest, state: ReadyStateDep) -> dict:
 @router.get(
     "/model/performance",
     response_model=LivePerformance,
-    responses={422: ERRORS[422], 503: ERRORS[503]},
+    responses=READ_ERRORS,
     summary="Live performance: predictions joined with their outcomes, per version and bucket",
 )
 def get_performance(
     state: ReadyStateDep,
-    start: Annotated[
-        IsoDatetime | None, Query(description="Of prediction time; default: 30 days before end.")
-    ] = None,
-    end: Annotated[IsoDatetime | None, Query(description="Exclusive; default: now.")] = None,
+    start: MonthStart = None,
+    end: End = None,
     bucket: Bucket = "day",
     model_version: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict:
@@ -90,7 +94,7 @@ def get_performance(
 @router.get(
     "/model/fairness",
     response_model=ModelFairness,
-    responses={422: ERRORS[422], 503: ERRORS[503]},
+    responses=READ_ERRORS,
     summary="Approval rate, ROC AUC and error rates by age band and marital status",
 )
 def get_fairness(
@@ -98,10 +102,8 @@ def get_fairness(
     model_version: Annotated[
         str | None, Query(max_length=100, description="Default: the served version.")
     ] = None,
-    start: Annotated[
-        IsoDatetime | None, Query(description="Of prediction time; default: 30 days before end.")
-    ] = None,
-    end: Annotated[IsoDatetime | None, Query(description="Exclusive; default: now.")] = None,
+    start: MonthStart = None,
+    end: End = None,
 ) -> dict:
     version = model_version or state.artifact.version
     start, end = time_window(start, end, default=timedelta(days=30))

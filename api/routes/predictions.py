@@ -31,6 +31,7 @@ ERRORS = {
     422: {"model": ErrorResponse, "description": "A row or field is invalid; it is named."},
     503: {"model": ErrorResponse, "description": "Database or model unavailable."},
 }
+READ_ERRORS = {status: ERRORS[status] for status in (422, 503)}  # of the GET routes
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -107,7 +108,7 @@ async def predict(body: PredictRequest, state: ReadyStateDep) -> Response:
 @router.get(
     "/past-predictions",
     response_model=PastPredictionsPage,
-    responses={422: ERRORS[422], 503: ERRORS[503]},
+    responses=READ_ERRORS,
     summary="Stored predictions in a time range, newest first, one page at a time",
 )
 def get_past_predictions(
@@ -133,7 +134,7 @@ def get_past_predictions(
 @router.get(
     "/past-predictions/summary",
     response_model=list[SummaryBucket],
-    responses={422: ERRORS[422], 503: ERRORS[503]},
+    responses=READ_ERRORS,
     summary="Predictions per time bucket and class, for charts",
 )
 def get_prediction_summary(
