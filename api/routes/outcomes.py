@@ -32,6 +32,7 @@ MonthStart = Annotated[
     IsoDatetime | None, Query(description="Of prediction time; default: 30 days before end.")
 ]
 End = Annotated[IsoDatetime | None, Query(description="Exclusive; default: now.")]
+VERSION_PATTERN = r"^[\w.:-]+$"  # registry numbers; a NUL byte would reach PostgreSQL
 
 
 @router.post(
@@ -71,7 +72,7 @@ def get_performance(
     start: MonthStart = None,
     end: End = None,
     bucket: Bucket = "day",
-    model_version: Annotated[str | None, Query(max_length=100)] = None,
+    model_version: Annotated[str | None, Query(max_length=100, pattern=VERSION_PATTERN)] = None,
 ) -> dict:
     start, end = time_window(start, end, default=timedelta(days=30))
     try:
@@ -100,7 +101,8 @@ def get_performance(
 def get_fairness(
     state: ReadyStateDep,
     model_version: Annotated[
-        str | None, Query(max_length=100, description="Default: the served version.")
+        str | None,
+        Query(max_length=100, pattern=VERSION_PATTERN, description="Default: the served version."),
     ] = None,
     start: MonthStart = None,
     end: End = None,

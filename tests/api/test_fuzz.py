@@ -10,6 +10,10 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.deps import ServingState
 from api.main import create_app
+from creditops.prometheus import server_command
+from creditops.supervision import Service, http_answers
+
+from ..conftest import wait_for
 
 # The schema does not depend on the database, so the app is built at import and
 # pointed at the test database by the fixture below.
@@ -17,8 +21,21 @@ app = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
+@pytest.fixture(scope="module")
+def prometheus(settings, tmp_path_factory):
+    """An empty Prometheus where the settings point: the service panels query it."""
+    server = Service("prometheus", server_command(settings), url=settings.prometheus_base_url)
+    server.start(tmp_path_factory.mktemp("prometheus"))
+    try:
+        wait_for(lambda: http_answers(f"{settings.prometheus_base_url}/-/ready", timeout=2), 60)
+        yield
+    finally:
+        server.process.terminate()
+        server.process.wait(30)
+
+
 @pytest.fixture(autouse=True)
-def serve_the_test_database(settings, recorded_model):
+def serve_the_test_database(settings, recorded_model, prometheus):
     app.state.serving = ServingState(settings)
     yield
     app.state.serving.close()

@@ -198,3 +198,10 @@ def test_fairness_by_group_from_live_outcomes_and_the_held_out_report(
     bands = {g["group"] for g in live["attributes"]["age_band"]["groups"]}
     assert bands <= {"18-24", "25-34", "35-44", "45-54", "55+"}
     assert client.get("/model/fairness", params={"model_version": "999"}).json()["live"] is None
+
+
+@pytest.mark.parametrize("route", ["/model/performance", "/model/fairness"])
+def test_a_model_version_that_no_registry_makes_is_named_not_sent_to_the_database(client, route):
+    response = client.get(route, params={"model_version": "1\x00"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "model_version"
