@@ -3,7 +3,7 @@
 shap's TreeExplainer explains the trees on `encode`'s matrix, one contribution per
 feature in log-odds of `bad`; with the base value they add up to the model's raw
 score (shap's own additivity). It runs with `approximate=True`, shap's path
-attribution (Saabas): on 10,000 rows it takes 42 ms against 1.13 s for exact
+attribution (Saabas): on 10,000 rows it takes 24 ms against 1.13 s for exact
 TreeSHAP, whose C code holds the GIL, so threads do not help; exact values would
 make a batch of 10,000 five times slower than scoring and storing it (measured in
 docs/benchmarks.md). Both are additive; the top reason is the same for 79% of rows.

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from ..features import POSITIVE_CLASS, TARGET
+from ..model import ModelArtifact
 
 # (lowest age, label); the last band is open-ended.
 AGE_BANDS = ((18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-54"), (55, "55+"))
@@ -166,7 +167,7 @@ def describe_worst(report: dict[str, Any]) -> str:
     )
 
 
-def scored_frame(artifact, frame: pd.DataFrame) -> pd.DataFrame:
+def scored_frame(artifact: ModelArtifact, frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` (features and outcome) with the version's prediction and probability."""
     predicted, probability_bad = artifact.score(frame)
     return frame.assign(prediction=predicted, probability_bad=probability_bad)
