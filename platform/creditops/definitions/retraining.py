@@ -2,7 +2,7 @@
 
 The sensor claims a requested retraining (one at a time, across orchestrators) and
 starts a run tagged with its id; each asset is one step of `lifecycle.retraining`.
-The gate's three checks are blocking checks of `challenger_evaluation`: when one
+The gate's checks (`gate.CHECKS`) are blocking checks of `challenger_evaluation`: when one
 fails, `served_model` is not materialized and the champion stays.
 
 The loop closes outside the graph: the champion serves the predictions that feed
