@@ -13,7 +13,7 @@ from creditops.errors import ModelUnavailable
 from creditops.lifecycle.fairness import live_fairness
 from creditops.outcomes import check_outcomes, reject_never_predicted, save_pushed_outcomes
 from creditops.performance import Bucket, live_performance
-from creditops.schemas import IsoDatetime
+from creditops.schemas import NAME_PATTERN, IsoDatetime
 
 from ..deps import ReadyStateDep, require_api_key
 from ..schemas import (
@@ -32,7 +32,6 @@ MonthStart = Annotated[
     IsoDatetime | None, Query(description="Of prediction time; default: 30 days before end.")
 ]
 End = Annotated[IsoDatetime | None, Query(description="Exclusive; default: now.")]
-VERSION_PATTERN = r"^[\w.:-]+$"  # registry numbers; a NUL byte would reach PostgreSQL
 
 
 @router.post(
@@ -72,7 +71,7 @@ def get_performance(
     start: MonthStart = None,
     end: End = None,
     bucket: Bucket = "day",
-    model_version: Annotated[str | None, Query(max_length=100, pattern=VERSION_PATTERN)] = None,
+    model_version: Annotated[str | None, Query(max_length=100, pattern=NAME_PATTERN)] = None,
 ) -> dict:
     start, end = time_window(start, end, default=timedelta(days=30))
     try:
@@ -102,7 +101,7 @@ def get_fairness(
     state: ReadyStateDep,
     model_version: Annotated[
         str | None,
-        Query(max_length=100, pattern=VERSION_PATTERN, description="Default: the served version."),
+        Query(max_length=100, pattern=NAME_PATTERN, description="Default: the served version."),
     ] = None,
     start: MonthStart = None,
     end: End = None,

@@ -40,12 +40,16 @@ class _ApplicantBase(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# ASCII letters and digits spelt out: Python's \w would also take any Unicode letter,
+# which the OpenAPI schema's (ECMA) \w does not.
+NAME_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+
 ApplicationId = Annotated[
     str,
     Field(
         min_length=1,
         max_length=IDENTIFIER_MAX_LENGTH,
-        pattern=r"^[\w.:-]+$",
+        pattern=NAME_PATTERN,
         description="The caller's id of the application (letters, digits, `_.:-`); the "
         "service makes one when it is missing. Not a feature: outcomes join on it.",
     ),

@@ -201,7 +201,10 @@ def test_fairness_by_group_from_live_outcomes_and_the_held_out_report(
 
 
 @pytest.mark.parametrize("route", ["/model/performance", "/model/fairness"])
-def test_a_model_version_that_no_registry_makes_is_named_not_sent_to_the_database(client, route):
-    response = client.get(route, params={"model_version": "1\x00"})
+@pytest.mark.parametrize("version", ["1\x00", "\u00cb"])  # a NUL byte; a letter not ASCII
+def test_a_model_version_that_no_registry_makes_is_named_not_sent_to_the_database(
+    client, route, version
+):
+    response = client.get(route, params={"model_version": version})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "model_version"
