@@ -199,14 +199,10 @@ def fair(evaluation: Evaluation, min_ratio: float, max_ratio_drop: float) -> Che
     )
     if new is None:  # no group big enough to judge: nothing to hold against it
         return Check(FAIR, True, detail)
-    floor = min_ratio
+    floor, needs = min_ratio, f"needs >= {min_ratio:.2f}"
     old = reports.get("champion", {}).get("worst_ratio")
     if old is not None:
         detail += f", champion {describe_worst(reports['champion'])}"
         floor = max(floor, old - max_ratio_drop)
-    detail += f"; needs >= {min_ratio:.2f}" + (
-        f" and >= {old - max_ratio_drop:.2f} (champion's - {max_ratio_drop:.2f})"
-        if old is not None
-        else ""
-    )
-    return Check(FAIR, new >= floor, detail)
+        needs += f" and >= {old - max_ratio_drop:.2f} (champion's - {max_ratio_drop:.2f})"
+    return Check(FAIR, new >= floor, f"{detail}; {needs}")
