@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-from . import api, ingestion, lifecycle, monitoring, outcomes
+from . import api, backlog, ingestion, lifecycle, monitoring, outcomes
 from .harness import environment
 
 SUITES = {
@@ -16,6 +16,7 @@ SUITES = {
     "monitoring": monitoring.run,
     "outcomes": outcomes.run,
     "lifecycle": lifecycle.run,
+    "backlog": backlog.run,
 }
 
 

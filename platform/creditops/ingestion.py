@@ -81,31 +81,47 @@ def unchanged_since(path: Path, before: float) -> bool:
         return False
 
 
-def claim_raw_file(
-    raw_dir: Path,
-    claims_dir: Path,
-    rng: random.Random | None = None,
-    settle_seconds: float = 0,
-):
-    """Take one random settled file out of raw-data/ atomically; None when there is none."""
-    claims_dir.mkdir(parents=True, exist_ok=True)
+def settled_files(raw_dir: Path, settle_seconds: float = 0) -> list[Path]:
+    """The files of raw-data/ no one is still writing (unchanged for `settle_seconds`)."""
+    if not raw_dir.is_dir():
+        return []
     before = time.time() - settle_seconds
-    candidates = [
+    return [
         p
         for p in raw_dir.iterdir()
         if p.is_file() and not p.name.startswith(".") and unchanged_since(p, before)
     ]
+
+
+def claim(path: Path, claims_dir: Path) -> ClaimedFile | None:
+    """Take `path` out of raw-data/ atomically; None when another run took it first."""
+    claim = claims_dir / path.name
+    try:
+        os.rename(path, claim)  # atomic: exactly one claimant succeeds
+    except FileNotFoundError:
+        return None
+    os.utime(claim)  # the claim's age starts now
+    return ClaimedFile(claim, hashlib.sha256(claim.read_bytes()).hexdigest())
+
+
+def claim_raw_files(
+    raw_dir: Path,
+    claims_dir: Path,
+    limit: int,
+    rng: random.Random | None = None,
+    settle_seconds: float = 0,
+) -> list[ClaimedFile]:
+    """Take up to `limit` random settled files out of raw-data/; [] when there is none."""
+    claims_dir.mkdir(parents=True, exist_ok=True)
+    candidates = settled_files(raw_dir, settle_seconds)
     (rng or random.Random()).shuffle(candidates)
+    claimed: list[ClaimedFile] = []
     for candidate in candidates:
-        claim = claims_dir / candidate.name
-        try:
-            os.rename(candidate, claim)  # atomic: exactly one claimant succeeds
-        except FileNotFoundError:
-            continue  # another run took it first
-        os.utime(claim)  # the claim's age starts now
-        fingerprint = hashlib.sha256(claim.read_bytes()).hexdigest()
-        return ClaimedFile(claim, fingerprint)
-    return None
+        if len(claimed) == limit:
+            break
+        if (file := claim(candidate, claims_dir)) is not None:
+            claimed.append(file)
+    return claimed
 
 
 def first_file_with_content(engine: Engine, claimed: ClaimedFile) -> str:

@@ -7,8 +7,10 @@ plain dict (or None), so both orchestrators pass results the same way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 from . import scheduled
@@ -16,7 +18,8 @@ from .alerts import alert_card, deliver, keep
 from .db import database_url, engine_for, reporting_outages
 from .ingestion import (
     ClaimedFile,
-    claim_raw_file,
+    claim,
+    claim_raw_files,
     first_file_with_content,
     release_stale_claims,
     save_statistics,
@@ -33,19 +36,59 @@ from .settings import Settings
 from .validation import ValidationReport, mark_duplicate, validate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-def _claim_one(settings: Settings, folder: Path, claims_dir: Path) -> dict | None:
-    """Put back the claims of runs that died, then claim one random settled file."""
+def _claim(settings: Settings, folder: Path, claims_dir: Path, limit: int) -> list[dict]:
+    """Put back the claims of runs that died, then claim up to `limit` random settled files."""
     release_stale_claims(claims_dir, folder, timedelta(minutes=settings.claim_timeout_minutes))
     folder.mkdir(parents=True, exist_ok=True)
-    claimed = claim_raw_file(folder, claims_dir, settle_seconds=settings.raw_file_settle_seconds)
-    return claimed.to_dict() if claimed else None
+    claimed = claim_raw_files(
+        folder, claims_dir, limit, settle_seconds=settings.raw_file_settle_seconds
+    )
+    return [file.to_dict() for file in claimed]
 
 
 def read_data(settings: Settings) -> dict | None:
-    """`read-data`: claim one random raw file; None when raw-data/ is empty."""
-    return _claim_one(settings, settings.raw_data_dir, settings.claims_dir)
+    """`read-data` for one file: claim one random raw file; None when raw-data/ is empty."""
+    return next(iter(_claim(settings, settings.raw_data_dir, settings.claims_dir, 1)), None)
+
+
+def read_data_batches(settings: Settings) -> list[list[dict]]:
+    """`read-data` of an Airflow run: claim up to `airflow_batches_per_run` batches of
+    `ingestion_batch_files` raw files (fewer when the backlog is short); [] when none."""
+    size = settings.ingestion_batch_files
+    claimed = _claim(
+        settings,
+        settings.raw_data_dir,
+        settings.claims_dir,
+        size * settings.airflow_batches_per_run,
+    )
+    return [claimed[i : i + size] for i in range(0, len(claimed), size)]
+
+
+def release_stale_raw_claims(settings: Settings) -> list[str]:
+    """Put back in raw-data/ the raw files whose run died (claimed longer than the timeout)."""
+    return release_stale_claims(
+        settings.claims_dir,
+        settings.raw_data_dir,
+        timedelta(minutes=settings.claim_timeout_minutes),
+    )
+
+
+def claim_named(settings: Settings, names: list[str]) -> list[dict | None]:
+    """`read-data` of a Dagster run: claim these raw files; None for one another run took."""
+    settings.claims_dir.mkdir(parents=True, exist_ok=True)
+    claimed = (claim(settings.raw_data_dir / name, settings.claims_dir) for name in names)
+    return [file.to_dict() if file else None for file in claimed]
+
+
+def for_each_file(
+    step: Callable[..., T], settings: Settings, *per_file: list, **options
+) -> list[T]:
+    """A step over a batch of files: one result per file, in order. The files share one
+    process, so Great Expectations' context and suite are built once for all of them."""
+    return [step(settings, *args, **options) for args in zip(*per_file, strict=True)]
 
 
 def validate_data(settings: Settings, claimed: dict) -> dict:
@@ -189,7 +232,8 @@ def release_outcomes(settings: Settings) -> list[str]:
 def read_outcomes(settings: Settings) -> dict | None:
     """`read-outcomes`: release the outcome files that are due, then claim one; None if none."""
     release_outcomes(settings)
-    return _claim_one(settings, settings.outcomes_dir, settings.outcome_claims_dir)
+    claimed = _claim(settings, settings.outcomes_dir, settings.outcome_claims_dir, 1)
+    return next(iter(claimed), None)
 
 
 def validate_outcomes(settings: Settings, claimed: dict) -> dict:

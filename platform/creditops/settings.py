@@ -70,7 +70,20 @@ class Settings(BaseSettings):
     drift_window_minutes: int = Field(default=30, description="Serving data compared for drift.")
     drift_min_samples: int = Field(default=100, description="Fewer values give no drift verdict.")
     ingestion_interval_seconds: int = Field(
-        default=60, ge=1, description="How often to ingest a file."
+        default=60, ge=1, description="How often to look for raw files to ingest."
+    )
+    ingestion_batch_files: int = Field(
+        default=25,
+        ge=1,
+        description="Raw files per batch: a Dagster run, an Airflow mapped task instance.",
+    )
+    ingestion_concurrency: int = Field(
+        default=2, ge=1, description="Ingestion batches at once (Dagster runs, Airflow tasks)."
+    )
+    airflow_batches_per_run: int = Field(
+        default=8,
+        ge=1,
+        description="Batches one Airflow ingestion run claims (it starts once an interval).",
     )
     prediction_interval_seconds: int = Field(
         default=120, ge=1, description="How often to predict new good files."

@@ -139,13 +139,20 @@ def answers(url: str) -> Liveness:
     return Liveness(lambda: http_answers(url), f"GET {url}")
 
 
+# The tag of Dagster's ingestion runs, which the run queue limits.
+INGESTION_QUEUE_TAG = {"creditops/queue": "ingestion"}
+
+
 def dagster_yaml(settings: Settings) -> str:
     """Dagster's instance configuration; the storage URL comes from the environment.
 
-    Run monitoring fails a run whose process died (killed, out of memory) once it has
-    run longer than a claim may last, so that sensors waiting on it go on.
+    The run queue starts CREDITOPS_INGESTION_CONCURRENCY ingestion runs at once, with
+    room beside them for the other jobs. Run monitoring fails a run whose process died
+    (killed, out of memory) once it has run longer than a claim may last, so that sensors
+    waiting on it go on.
     """
     max_runtime = int(settings.claim_timeout_minutes * 60)
+    ((tag, value),) = INGESTION_QUEUE_TAG.items()
     return f"""\
 # Written by `creditops run`; the URL comes from the environment.
 storage:
@@ -156,7 +163,12 @@ run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
-    max_concurrent_runs: 2
+    max_concurrent_runs: {settings.ingestion_concurrency + 2}
+    dequeue_interval_seconds: 2
+    tag_concurrency_limits:
+      - key: {tag}
+        value: {value}
+        limit: {settings.ingestion_concurrency}
 run_monitoring:
   enabled: true
   max_runtime_seconds: {max_runtime}

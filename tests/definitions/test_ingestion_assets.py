@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 from dagster import (
-    DagsterInstance,
-    DagsterRunStatus,
     RunRequest,
     SkipReason,
     build_sensor_context,
@@ -32,19 +29,44 @@ def test_the_definitions_load():
     }
 
 
-def test_the_job_materialises_every_asset_and_runs_the_checks(platform_env, engine, instance):
+def _request_and_run(instance):
+    """One sensor tick, then each run it asks for, in process, as the daemon would."""
     from creditops.definitions import defs
+    from creditops.definitions.ingestion import raw_data_sensor
 
-    split_dataset(DATASET, platform_env.raw_data_dir, 1, error_share=1.0, seed=9)
-    result = defs.resolve_job_def("ingestion_job").execute_in_process(instance=instance)
+    ticked = raw_data_sensor(build_sensor_context(instance=instance))
+    for request in ticked.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    job = defs.resolve_job_def("ingestion_job")
+    results = [
+        job.execute_in_process(
+            instance=instance, partition_key=request.partition_key, tags=request.tags
+        )
+        for request in ticked.run_requests
+    ]
+    return ticked, results
+
+
+def test_one_file_is_one_partition_run_that_materialises_every_asset_and_runs_the_checks(
+    platform_env, engine, instance
+):
+    (file,) = split_dataset(DATASET, platform_env.raw_data_dir, 1, error_share=1.0, seed=9)
+    ticked, (result,) = _request_and_run(instance)
+    assert ticked.run_requests[0].partition_key == file.path.name
+    assert instance.get_dynamic_partitions("raw_files") == [file.path.name]
     assert result.success
-    materialised = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    materialised = {
+        (e.asset_key.path[-1], e.partition) for e in result.get_asset_materialization_events()
+    }
     assert materialised == {
-        "raw_file",
-        "validation_report",
-        "ingestion_statistics",
-        "data_quality_alert",
-        "split_files",
+        (name, file.path.name)
+        for name in (
+            "raw_file",
+            "validation_report",
+            "ingestion_statistics",
+            "data_quality_alert",
+            "split_files",
+        )
     }
     checks = {e.check_name for e in result.get_asset_check_evaluations()}
     assert checks == {"file_is_readable", "most_rows_are_valid"}
@@ -54,32 +76,93 @@ def test_the_job_materialises_every_asset_and_runs_the_checks(platform_env, engi
     assert run["orchestrator"] == "dagster" and run["criticality"] != "none"
 
 
-def test_with_nothing_to_ingest_the_job_does_nothing(platform_env, instance):
+def test_a_backlog_becomes_runs_over_ranges_of_file_partitions_each_file_its_own_results(
+    platform_env, engine, instance, monkeypatch
+):
+    files = split_dataset(DATASET, platform_env.raw_data_dir, 7, error_share=0.5, seed=4)
+    monkeypatch.setenv("CREDITOPS_INGESTION_BATCH_FILES", "3")
+    get_settings.cache_clear()
+    ticked, results = _request_and_run(instance)
+    assert [r.tags.get("files") for r in ticked.run_requests] == ["3", "3", "1"]
+    assert sorted(instance.get_dynamic_partitions("raw_files")) == sorted(
+        f.path.name for f in files
+    )
+    assert all(r.success for r in results)
+    reports = {}
+    for result in results:
+        for event in result.get_asset_materialization_events():
+            if event.asset_key.path[-1] == "validation_report":
+                reports[event.partition] = event.materialization.metadata
+    assert sorted(reports) == sorted(f.path.name for f in files)  # one per file, each once
+    with engine.connect() as conn:
+        runs = {r["file_name"]: r for r in conn.execute(select(ingestion_runs)).mappings()}
+    assert sorted(runs) == sorted(reports)
+    for name, metadata in reports.items():  # each partition carries its own file's figures
+        assert metadata["rows"].value == runs[name]["n_rows"]
+        assert metadata["criticality"].value == runs[name]["criticality"]
+        if runs[name]["report_url"]:
+            assert metadata["report"].value == runs[name]["report_url"]
+    alerts = list(platform_env.alerts_dir.iterdir())
+    assert len(alerts) == sum(r["criticality"] != "none" for r in runs.values())
+    assert not list(platform_env.raw_data_dir.iterdir())
+    assert not list(platform_env.claims_dir.iterdir())
+
+
+def test_a_file_another_run_took_is_said_so_on_its_partition(platform_env, instance):
+    from creditops import pipeline
+
+    split_dataset(DATASET, platform_env.raw_data_dir, 2, seed=5)
+    from creditops.definitions.ingestion import raw_data_sensor
+
+    ticked = raw_data_sensor(build_sensor_context(instance=instance))
+    for request in ticked.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    taken = pipeline.read_data(platform_env)  # Airflow, say, took one first
+    (request,) = ticked.run_requests
     from creditops.definitions import defs
 
-    result = defs.resolve_job_def("ingestion_job").execute_in_process(instance=instance)
-    assert result.success and result.get_asset_materialization_events() == []
+    result = defs.resolve_job_def("ingestion_job").execute_in_process(
+        instance=instance, tags=request.tags
+    )
+    assert result.success
+    files = {
+        e.partition: e.materialization.metadata["file"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "raw_file"
+    }
+    taken_name = taken["path"].rsplit("/", 1)[-1]
+    assert "another run took it" in files[taken_name]
+    assert len(files) == 2 and sum("another run" in v for v in files.values()) == 1
 
 
-def test_the_sensor_skips_an_empty_folder_and_requests_a_run_otherwise(platform_env, instance):
+def test_the_sensor_skips_an_empty_folder_and_requests_each_file_version_once(
+    platform_env, instance
+):
     from creditops.definitions.ingestion import raw_data_sensor
 
     skipped = raw_data_sensor(build_sensor_context(instance=instance))
-    assert isinstance(skipped, SkipReason) and "empty" in skipped.skip_message
+    assert isinstance(skipped, SkipReason) and "no settled file" in skipped.skip_message
     split_dataset(DATASET, platform_env.raw_data_dir, 2)
-    assert isinstance(raw_data_sensor(build_sensor_context(instance=instance)), RunRequest)
+    context = build_sensor_context(instance=instance)
+    first = raw_data_sensor(context)
+    assert len(first.run_requests) == 1 and first.cursor
+    again = raw_data_sensor(build_sensor_context(instance=instance, cursor=first.cursor))
+    assert isinstance(again, SkipReason) and "have runs already" in again.skip_message
 
 
-@pytest.mark.parametrize("status", [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
-def test_the_sensor_waits_for_the_previous_run(platform_env, instance: DagsterInstance, status):
-    from creditops.definitions import defs
-    from creditops.definitions.ingestion import raw_data_sensor
+def test_partition_keys_are_file_names_made_safe_for_dagster():
+    from creditops.definitions.ingestion import batches, partition_key
 
-    split_dataset(DATASET, platform_env.raw_data_dir, 2)
-    job = defs.resolve_job_def("ingestion_job")
-    instance.create_run_for_job(job, status=status)
-    skipped = raw_data_sensor(build_sensor_context(instance=instance))
-    assert isinstance(skipped, SkipReason) and "not finished" in skipped.skip_message
+    assert partition_key("2026-11-24 applicants.csv") == "2026-11-24 applicants.csv"
+    assert partition_key("a...csv") == "a%2E%2E%2Ecsv"
+    assert partition_key("tab\there.csv") == "tab%09here.csv"
+    position = {k: i for i, k in enumerate("abcdefg")}
+    assert batches(["a", "b", "c", "e", "f", "g"], position, 2) == [
+        ["a", "b"],
+        ["c"],
+        ["e", "f"],
+        ["g"],
+    ]
 
 
 def test_the_prediction_sensor_skips_with_a_reason_when_nothing_is_new(platform_env, instance):

@@ -1,5 +1,18 @@
-"""The ingestion job as assets: one run per claimed raw file, started by a sensor."""
+"""The ingestion job as assets partitioned by raw file, started by a sensor.
 
+Each raw file is a dynamic partition (its name), so the asset catalog shows
+every file's history: its counts, criticality and report link. A run takes a
+range of partitions, up to CREDITOPS_INGESTION_BATCH_FILES files, so that a
+backlog of a thousand files is a few dozen runs, CREDITOPS_INGESTION_CONCURRENCY
+at a time (the run queue's limit on the `creditops/queue` tag). A failed run
+leaves its files claimed until the claim times out; they go back to raw-data/
+and the sensor requests them again.
+"""
+
+import json
+import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from dagster import (
@@ -9,11 +22,12 @@ from dagster import (
     AssetExecutionContext,
     DagsterRunStatus,
     DefaultSensorStatus,
+    DynamicPartitionsDefinition,
     MetadataValue,
     Output,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     asset,
     define_asset_job,
@@ -21,76 +35,167 @@ from dagster import (
 )
 
 from creditops import pipeline
+from creditops.ingestion import settled_files
 from creditops.settings import get_settings
+from creditops.stack import INGESTION_QUEUE_TAG
 from creditops.validation import ValidationReport
 
 GROUP = "ingestion"
 ORCHESTRATOR = "dagster"
+RAW_FILES = DynamicPartitionsDefinition(name="raw_files")
+# Dagster's tags for one run over a range of partitions (documented with backfills).
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+NOT_CLAIMED = {"file": "not in raw-data/ when the run started: another run took it"}
 
 
-@asset(group_name=GROUP, output_required=False, description="read-data: claim one random raw file")
-def raw_file(context: AssetExecutionContext):
-    claimed = pipeline.read_data(get_settings())
-    if claimed is None:
-        context.log.info("raw-data/ is empty: nothing to ingest")
-        return
-    yield Output(claimed, metadata={"file": claimed["path"]})
+def partition_key(name: str) -> str:
+    """A file's partition: its name, with what Dagster refuses in a key (`...`, control
+    characters) percent-encoded."""
+    return re.sub(
+        r"\.\.\.|[\x00-\x1f]", lambda m: "".join(f"%{ord(c):02X}" for c in m.group()), name
+    )
+
+
+def record(context: AssetExecutionContext, values: dict, describe: Callable[..., dict]) -> None:
+    """Each file's metadata on its own partition; a file another run took says so."""
+    for key in context.partition_keys:
+        value = values.get(key)
+        context.add_asset_metadata(
+            describe(value) if value is not None else NOT_CLAIMED, partition_key=key
+        )
 
 
 @asset(
     group_name=GROUP,
-    description="validate-data: the Great Expectations suite on the claimed file",
+    partitions_def=RAW_FILES,
+    description="read-data: claim the run's raw files (one partition each)",
+)
+def raw_file(context: AssetExecutionContext) -> Output[dict]:
+    settings = get_settings()
+    waiting = {partition_key(p.name): p.name for p in settled_files(settings.raw_data_dir)}
+    present = [key for key in context.partition_keys if key in waiting]
+    claimed = dict(
+        zip(present, pipeline.claim_named(settings, [waiting[k] for k in present]), strict=True)
+    )
+    claimed = {key: claimed.get(key) for key in context.partition_keys}
+    record(context, claimed, lambda file: {"file": file["path"]})
+    return Output(claimed)
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=RAW_FILES,
+    description="validate-data: the Great Expectations suite on each claimed file",
     check_specs=[
         AssetCheckSpec("file_is_readable", asset="validation_report"),
         AssetCheckSpec("most_rows_are_valid", asset="validation_report"),
     ],
 )
 def validation_report(context: AssetExecutionContext, raw_file: dict):
-    report = pipeline.validate_data(get_settings(), raw_file)
-    validation = ValidationReport.from_dict(report)
-    url = pipeline.report_url(get_settings(), validation)
-    yield Output(
-        report,
-        metadata={
+    settings = get_settings()
+    files = {key: file for key, file in raw_file.items() if file}
+    reports = pipeline.for_each_file(pipeline.validate_data, settings, list(files.values()))
+    validations = {
+        key: ValidationReport.from_dict(r) for key, r in zip(files, reports, strict=True)
+    }
+
+    def describe(validation: ValidationReport) -> dict:
+        url = pipeline.report_url(settings, validation)
+        return {
             "rows": validation.n_rows,
             "invalid rows": validation.n_invalid_rows,
             "criticality": validation.criticality,
             "report": MetadataValue.url(url) if url else "none",
-        },
-    )
+        }
+
+    record(context, validations, describe)
+    yield Output(dict(zip(files, reports, strict=True)))
+    unreadable = [v.file_name for v in validations.values() if v.file_error]
     yield AssetCheckResult(
         check_name="file_is_readable",
-        passed=validation.file_error is None,
+        passed=not unreadable,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"file error": validation.file_error or "none"},
+        metadata={"files": len(validations), "unreadable": ", ".join(unreadable) or "none"},
     )
-    share = validation.n_invalid_rows / validation.n_rows if validation.n_rows else 0.0
+    mostly_invalid = [
+        v.file_name for v in validations.values() if v.n_rows and v.n_invalid_rows * 2 >= v.n_rows
+    ]
     yield AssetCheckResult(
         check_name="most_rows_are_valid",
-        passed=share < 0.5,
+        passed=not mostly_invalid,
         severity=AssetCheckSeverity.WARN,
-        metadata={"invalid share": share},
+        metadata={"half their rows invalid or more": ", ".join(mostly_invalid) or "none"},
     )
 
 
-@asset(group_name=GROUP, description="save-statistics: the run and its problem counts")
-def ingestion_statistics(raw_file: dict, validation_report: dict) -> Output[int]:
-    run_id = pipeline.save_statistics_step(
-        get_settings(), raw_file, validation_report, ORCHESTRATOR
+def each_file(
+    context: AssetExecutionContext,
+    step: Callable,
+    raw_file: dict,
+    reports: dict,
+    describe: Callable[..., dict],
+    **options,
+) -> Output[dict]:
+    """A step on each validated file of the run, its result on the file's partition."""
+    keys = list(reports)
+    results = pipeline.for_each_file(
+        step, get_settings(), [raw_file[k] for k in keys], list(reports.values()), **options
     )
-    return Output(run_id, metadata={"ingestion run id": run_id})
+    outcome = dict(zip(keys, results, strict=True))
+    record(context, outcome, describe)
+    return Output(outcome)
 
 
-@asset(group_name=GROUP, description="send-alerts: a Teams card when the file has problems")
-def data_quality_alert(raw_file: dict, validation_report: dict) -> Output[str]:
-    outcome = pipeline.send_alerts(get_settings(), raw_file, validation_report)
-    return Output(outcome, metadata={"outcome": outcome})
+@asset(
+    group_name=GROUP,
+    partitions_def=RAW_FILES,
+    description="save-statistics: each file's run row and problem counts",
+)
+def ingestion_statistics(
+    context: AssetExecutionContext, raw_file: dict, validation_report: dict
+) -> Output[dict]:
+    return each_file(
+        context,
+        pipeline.save_statistics_step,
+        raw_file,
+        validation_report,
+        lambda run_id: {"ingestion run id": run_id},
+        orchestrator=ORCHESTRATOR,
+    )
 
 
-@asset(group_name=GROUP, description="split-and-save-data: good rows and bad rows apart")
-def split_files(raw_file: dict, validation_report: dict) -> Output[dict]:
-    written = pipeline.split_and_save_data(get_settings(), raw_file, validation_report)
-    return Output(written, metadata={k: v or "none" for k, v in written.items()})
+@asset(
+    group_name=GROUP,
+    partitions_def=RAW_FILES,
+    description="send-alerts: a Teams card for each file with problems",
+)
+def data_quality_alert(
+    context: AssetExecutionContext, raw_file: dict, validation_report: dict
+) -> Output[dict]:
+    return each_file(
+        context,
+        pipeline.send_alerts,
+        raw_file,
+        validation_report,
+        lambda outcome: {"outcome": outcome},
+    )
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=RAW_FILES,
+    description="split-and-save-data: each file's good rows and bad rows apart",
+)
+def split_files(
+    context: AssetExecutionContext, raw_file: dict, validation_report: dict
+) -> Output[dict]:
+    return each_file(
+        context,
+        pipeline.split_and_save_data,
+        raw_file,
+        validation_report,
+        lambda written: {k: v or "none" for k, v in written.items()},
+    )
 
 
 ingestion_assets = [
@@ -103,7 +208,8 @@ ingestion_assets = [
 ingestion_job = define_asset_job(
     "ingestion_job",
     selection=ingestion_assets,
-    description="Ingest one random raw file: validate, record, alert, split.",
+    tags=INGESTION_QUEUE_TAG,
+    description="Ingest a batch of raw files: validate, record, alert, split, file by file.",
 )
 
 # Every state before a run ends; STARTING lasts while its process spawns (seconds).
@@ -126,19 +232,66 @@ def has_files(folder: Path) -> bool:
     return folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir())
 
 
+def batches(keys: list[str], position: dict[str, int], size: int) -> list[list[str]]:
+    """The keys in runs of neighbouring partitions (a run takes a range), `size` at most."""
+    runs: list[list[str]] = []
+    for key in sorted(keys, key=position.__getitem__):
+        last = runs[-1] if runs else None
+        if last and len(last) < size and position[key] == position[last[-1]] + 1:
+            last.append(key)
+        else:
+            runs.append([key])
+    return runs
+
+
+def run_request(keys: list[str]) -> RunRequest:
+    if len(keys) == 1:
+        return RunRequest(partition_key=keys[0], tags={"files": "1"})
+    return RunRequest(tags={RANGE_START: keys[0], RANGE_END: keys[-1], "files": str(len(keys))})
+
+
+def versions(folder: Path, settle_seconds: float) -> dict[str, str]:
+    """Partition key -> the file's version (name and change time) of each settled file."""
+    found = {}
+    for path in settled_files(folder, settle_seconds):
+        try:
+            found[partition_key(path.name)] = f"{path.name}@{path.stat().st_mtime_ns}"
+        except FileNotFoundError:  # taken meanwhile
+            continue
+    return found
+
+
 @sensor(
     job=ingestion_job,
     minimum_interval_seconds=get_settings().ingestion_interval_seconds,
     default_status=runs_by_default(),
-    description="Every interval: ingest one raw file if raw-data/ has any.",
+    description="Every interval: each new raw file a partition, and runs for them in batches.",
 )
 def raw_data_sensor(context: SensorEvaluationContext):
+    """The cursor keeps the file versions requested and when: a version is requested once,
+    or again when its run died before claiming it (older than the claim timeout)."""
     settings = get_settings()
-    if not has_files(settings.raw_data_dir):
-        return SkipReason(f"{settings.raw_data_dir} is empty")
-    active = context.instance.get_runs_count(
-        RunsFilter(job_name=ingestion_job.name, statuses=ACTIVE)
+    pipeline.release_stale_raw_claims(settings)
+    waiting = versions(settings.raw_data_dir, settings.raw_file_settle_seconds)
+    if not waiting:
+        return SkipReason(f"{settings.raw_data_dir} has no settled file")
+    now, timeout = time.time(), settings.claim_timeout_minutes * 60
+    requested = {
+        version: at
+        for version, at in json.loads(context.cursor or "{}").items()
+        if version in waiting.values() and now - at < timeout
+    }
+    new = [key for key, version in waiting.items() if version not in requested]
+    if not new:
+        return SkipReason(f"the {len(waiting)} waiting files have runs already")
+    known = context.instance.get_dynamic_partitions(RAW_FILES.name)
+    added = sorted(set(new) - set(known))
+    position = {key: i for i, key in enumerate([*known, *added])}
+    requested |= {waiting[key]: now for key in new}
+    return SensorResult(
+        run_requests=[
+            run_request(keys) for keys in batches(new, position, settings.ingestion_batch_files)
+        ],
+        dynamic_partitions_requests=[RAW_FILES.build_add_request(added)] if added else [],
+        cursor=json.dumps(requested),
     )
-    if active:
-        return SkipReason("the previous ingestion run has not finished")
-    return RunRequest()
