@@ -129,6 +129,7 @@ def test_kills_and_awkward_files_lose_nothing_and_duplicate_nothing(teams):
     split_names = set(delivered)
     env = platform_env(data_root, teams.url, raw_files=0) | {
         "CREDITOPS_CLAIM_TIMEOUT_MINUTES": "1",
+        "CREDITOPS_INGESTION_BATCH_FILES": "3",  # several runs each, to kill one mid-run
     }
     api = f"http://127.0.0.1:{env['CREDITOPS_API_PORT']}"
     urls = health_urls(env)
@@ -138,14 +139,15 @@ def test_kills_and_awkward_files_lose_nothing_and_duplicate_nothing(teams):
         wait_for("every service to answer", lambda: all_answer(urls), process, 240)
         engine = database(settings)
 
-        def runs_by(orchestrator: str, since: float) -> int:
+        def ingested_since(names: set[str], since: float) -> bool:
             with engine.connect() as conn:
-                return conn.execute(
-                    select(func.count()).where(
-                        ingestion_runs.c.orchestrator == orchestrator,
+                done = conn.execute(
+                    select(ingestion_runs.c.file_name).where(
                         ingestion_runs.c.ingested_at > pd.Timestamp(since, unit="s", tz="UTC"),
                     )
-                ).scalar_one()
+                ).scalars()
+                done = set(done)
+                return bool(done) and names <= done
 
         def healthy() -> bool:
             try:
@@ -190,13 +192,14 @@ def test_kills_and_awkward_files_lose_nothing_and_duplicate_nothing(teams):
         ):
             pid = poll(find, 300)
             assert pid, f"no {orchestrator} run seen"
+            claimed = {p.name for p in settings.claims_dir.iterdir()}
             os.kill(pid, signal.SIGKILL)
             fault = Fault(what, time.time())
             faults.append(fault)
-            # Recovered: the orchestrator ingests again after the kill.
+            # Recovered: the files claimed at the kill are ingested after it (by either).
             threading.Thread(
                 target=recovery,
-                args=(fault, lambda o=orchestrator, f=fault: runs_by(o, f.injected_at)),
+                args=(fault, lambda c=claimed, f=fault: ingested_since(c, f.injected_at)),
                 daemon=True,
             ).start()
 
