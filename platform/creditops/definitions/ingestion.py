@@ -12,6 +12,7 @@ and the sensor requests them again.
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,12 +58,19 @@ def partition_key(name: str) -> str:
 
 
 def record(context: AssetExecutionContext, values: dict, describe: Callable[..., dict]) -> None:
-    """Each file's metadata on its own partition; a file another run took says so."""
+    """Each file's metadata on its own partition; a file another run took says so.
+
+    Only the validation report does this: Dagster reads the partition list back for
+    each call, so the other steps summarize their batch on the run's materialization."""
     for key in context.partition_keys:
         value = values.get(key)
         context.add_asset_metadata(
             describe(value) if value is not None else NOT_CLAIMED, partition_key=key
         )
+
+
+def names(files: dict) -> str:
+    return ", ".join(files) or "none"
 
 
 @asset(
@@ -78,8 +86,8 @@ def raw_file(context: AssetExecutionContext) -> Output[dict]:
         zip(present, pipeline.claim_named(settings, [waiting[k] for k in present]), strict=True)
     )
     claimed = {key: claimed.get(key) for key in context.partition_keys}
-    record(context, claimed, lambda file: {"file": file["path"]})
-    return Output(claimed)
+    taken = {key: file for key, file in claimed.items() if file is None}
+    return Output(claimed, metadata={"claimed": len(claimed) - len(taken), "taken": names(taken)})
 
 
 @asset(
@@ -129,21 +137,19 @@ def validation_report(context: AssetExecutionContext, raw_file: dict):
 
 
 def each_file(
-    context: AssetExecutionContext,
     step: Callable,
     raw_file: dict,
     reports: dict,
-    describe: Callable[..., dict],
+    summarize: Callable[[dict], dict],
     **options,
 ) -> Output[dict]:
-    """A step on each validated file of the run, its result on the file's partition."""
+    """A step on each validated file of the run; one result per file, summarized."""
     keys = list(reports)
     results = pipeline.for_each_file(
         step, get_settings(), [raw_file[k] for k in keys], list(reports.values()), **options
     )
     outcome = dict(zip(keys, results, strict=True))
-    record(context, outcome, describe)
-    return Output(outcome)
+    return Output(outcome, metadata=summarize(outcome))
 
 
 @asset(
@@ -151,15 +157,12 @@ def each_file(
     partitions_def=RAW_FILES,
     description="save-statistics: each file's run row and problem counts",
 )
-def ingestion_statistics(
-    context: AssetExecutionContext, raw_file: dict, validation_report: dict
-) -> Output[dict]:
+def ingestion_statistics(raw_file: dict, validation_report: dict) -> Output[dict]:
     return each_file(
-        context,
         pipeline.save_statistics_step,
         raw_file,
         validation_report,
-        lambda run_id: {"ingestion run id": run_id},
+        lambda run_ids: {"ingestion run ids": MetadataValue.json(run_ids)},
         orchestrator=ORCHESTRATOR,
     )
 
@@ -169,15 +172,12 @@ def ingestion_statistics(
     partitions_def=RAW_FILES,
     description="send-alerts: a Teams card for each file with problems",
 )
-def data_quality_alert(
-    context: AssetExecutionContext, raw_file: dict, validation_report: dict
-) -> Output[dict]:
+def data_quality_alert(raw_file: dict, validation_report: dict) -> Output[dict]:
     return each_file(
-        context,
         pipeline.send_alerts,
         raw_file,
         validation_report,
-        lambda outcome: {"outcome": outcome},
+        lambda outcomes: dict(Counter(outcomes.values())),
     )
 
 
@@ -186,15 +186,14 @@ def data_quality_alert(
     partitions_def=RAW_FILES,
     description="split-and-save-data: each file's good rows and bad rows apart",
 )
-def split_files(
-    context: AssetExecutionContext, raw_file: dict, validation_report: dict
-) -> Output[dict]:
+def split_files(raw_file: dict, validation_report: dict) -> Output[dict]:
     return each_file(
-        context,
         pipeline.split_and_save_data,
         raw_file,
         validation_report,
-        lambda written: {k: v or "none" for k, v in written.items()},
+        lambda written: {
+            part: sum(1 for w in written.values() if w[part]) for part in ("good", "bad")
+        },
     )
 
 
