@@ -450,14 +450,15 @@ def validate(content: bytes, file_name: str, docs_dir: Path) -> ValidationReport
     except UnreadableFile as unreadable:
         frame, file_error, detail = pd.DataFrame(), unreadable.kind, unreadable.detail
     checked = checked_frame(frame)
-    result, identifier = _run_suite(_validator(docs_dir), checked, file_name)
+    validator = _validator(docs_dir)
+    result, identifier = _run_suite(validator, checked, file_name)
     failures = _failures(result)
     if file_error:  # the file could not be read: that is the one problem to show
         meaning = ERROR_KINDS[file_error].description
         failures = [dict(kind=file_error, column=None, rows=None, examples=[], meaning=meaning)]
         if detail:
             failures[0]["meaning"] += f" This file: {detail}."
-    store = _validator(docs_dir).context.validation_results_store
+    store = validator.context.validation_results_store
     store.set(identifier, result)
     try:
         page = _build_page(docs_dir, identifier, file_name, failures)

@@ -13,7 +13,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dagster import (
@@ -37,7 +37,7 @@ from dagster import (
 
 from creditops import pipeline
 from creditops.ingestion import settled_files
-from creditops.settings import get_settings
+from creditops.settings import Settings, get_settings
 from creditops.stack import INGESTION_QUEUE_TAG
 from creditops.validation import ValidationReport
 
@@ -57,20 +57,19 @@ def partition_key(name: str) -> str:
     )
 
 
-def record(context: AssetExecutionContext, values: dict, describe: Callable[..., dict]) -> None:
-    """Each file's metadata on its own partition; a file another run took says so.
-
-    Only the validation report does this: Dagster reads the partition list back for
-    each call, so the other steps summarize their batch on the run's materialization."""
-    for key in context.partition_keys:
-        value = values.get(key)
-        context.add_asset_metadata(
-            describe(value) if value is not None else NOT_CLAIMED, partition_key=key
-        )
+def listed(names: Iterable[str]) -> str:
+    return ", ".join(names) or "none"
 
 
-def names(files: dict) -> str:
-    return ", ".join(files) or "none"
+def report_metadata(settings: Settings, validation: ValidationReport) -> dict:
+    """What the catalog shows on a file's partition of the validation report."""
+    url = pipeline.report_url(settings, validation)
+    return {
+        "rows": validation.n_rows,
+        "invalid rows": validation.n_invalid_rows,
+        "criticality": validation.criticality,
+        "report": MetadataValue.url(url) if url else "none",
+    }
 
 
 @asset(
@@ -86,8 +85,8 @@ def raw_file(context: AssetExecutionContext) -> Output[dict]:
         zip(present, pipeline.claim_named(settings, [waiting[k] for k in present]), strict=True)
     )
     claimed = {key: claimed.get(key) for key in context.partition_keys}
-    taken = {key: file for key, file in claimed.items() if file is None}
-    return Output(claimed, metadata={"claimed": len(claimed) - len(taken), "taken": names(taken)})
+    taken = [key for key, file in claimed.items() if file is None]
+    return Output(claimed, metadata={"claimed": len(claimed) - len(taken), "taken": listed(taken)})
 
 
 @asset(
@@ -102,28 +101,28 @@ def raw_file(context: AssetExecutionContext) -> Output[dict]:
 def validation_report(context: AssetExecutionContext, raw_file: dict):
     settings = get_settings()
     files = {key: file for key, file in raw_file.items() if file}
-    reports = pipeline.for_each_file(pipeline.validate_data, settings, list(files.values()))
-    validations = {
-        key: ValidationReport.from_dict(r) for key, r in zip(files, reports, strict=True)
-    }
-
-    def describe(validation: ValidationReport) -> dict:
-        url = pipeline.report_url(settings, validation)
-        return {
-            "rows": validation.n_rows,
-            "invalid rows": validation.n_invalid_rows,
-            "criticality": validation.criticality,
-            "report": MetadataValue.url(url) if url else "none",
-        }
-
-    record(context, validations, describe)
-    yield Output(dict(zip(files, reports, strict=True)))
+    reports = dict(
+        zip(
+            files,
+            pipeline.for_each_file(pipeline.validate_data, settings, list(files.values())),
+            strict=True,
+        )
+    )
+    validations = {key: ValidationReport.from_dict(report) for key, report in reports.items()}
+    # Each file's figures on its own partition (a file another run took says so). Only
+    # this asset does it: Dagster reads the partition list back for each call, so the
+    # other steps summarize their batch on the run's materialization.
+    for key in context.partition_keys:
+        validation = validations.get(key)
+        metadata = report_metadata(settings, validation) if validation else NOT_CLAIMED
+        context.add_asset_metadata(metadata, partition_key=key)
+    yield Output(reports)
     unreadable = [v.file_name for v in validations.values() if v.file_error]
     yield AssetCheckResult(
         check_name="file_is_readable",
         passed=not unreadable,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"files": len(validations), "unreadable": ", ".join(unreadable) or "none"},
+        metadata={"files": len(validations), "unreadable": listed(unreadable)},
     )
     mostly_invalid = [
         v.file_name for v in validations.values() if v.n_rows and v.n_invalid_rows * 2 >= v.n_rows
@@ -132,7 +131,7 @@ def validation_report(context: AssetExecutionContext, raw_file: dict):
         check_name="most_rows_are_valid",
         passed=not mostly_invalid,
         severity=AssetCheckSeverity.WARN,
-        metadata={"half their rows invalid or more": ", ".join(mostly_invalid) or "none"},
+        metadata={"half their rows invalid or more": listed(mostly_invalid)},
     )
 
 
@@ -275,10 +274,11 @@ def raw_data_sensor(context: SensorEvaluationContext):
     if not waiting:
         return SkipReason(f"{settings.raw_data_dir} has no settled file")
     now, timeout = time.time(), settings.claim_timeout_minutes * 60
+    current = set(waiting.values())
     requested = {
         version: at
         for version, at in json.loads(context.cursor or "{}").items()
-        if version in waiting.values() and now - at < timeout
+        if version in current and now - at < timeout
     }
     new = [key for key, version in waiting.items() if version not in requested]
     if not new:
