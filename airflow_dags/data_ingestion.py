@@ -38,8 +38,7 @@ def data_ingestion():
     def validate_data(batch: list[dict]) -> dict:
         from creditops import pipeline, settings
 
-        reports = pipeline.for_each_file(pipeline.validate_data, settings.get_settings(), batch)
-        return {"files": batch, "reports": reports}
+        return {"files": batch, "reports": pipeline.validate_batch(settings.get_settings(), batch)}
 
     @task(task_id="save-statistics", max_active_tis_per_dagrun=AT_ONCE)
     def save_statistics(validated: dict) -> list[int]:

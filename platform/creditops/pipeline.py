@@ -33,7 +33,7 @@ from .outcomes import (
     set_aside_bad_outcomes,
 )
 from .settings import Settings
-from .validation import ValidationReport, mark_duplicate, validate
+from .validation import ValidationReport, mark_duplicate, validate_files
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,23 +86,31 @@ def claim_named(settings: Settings, names: list[str]) -> list[dict | None]:
 def for_each_file(
     step: Callable[..., T], settings: Settings, *per_file: list, **options
 ) -> list[T]:
-    """A step over a batch of files: one result per file, in order. The files share one
-    process, so Great Expectations' context and suite are built once for all of them."""
+    """A step over a batch of files: one result per file, in order."""
     return [step(settings, *args, **options) for args in zip(*per_file, strict=True)]
 
 
+def validate_batch(settings: Settings, claimed: list[dict]) -> list[dict]:
+    """`validate-data` of a batch: the suite on the claimed files (one run of it for the
+    files alike, a Data Docs page each), and a file set aside whole when its content was
+    ingested before under another name. One report per file, in order."""
+    files = [ClaimedFile.from_dict(file) for file in claimed]
+    reports = validate_files(
+        [(file.path.read_bytes(), file.name) for file in files], settings.docs_dir
+    )
+    url = database_url(settings)
+    for n, (file, report) in enumerate(zip(files, reports, strict=True)):
+        if report.file_error is None and report.n_rows:
+            with reporting_outages(url):
+                original = first_file_with_content(engine_for(url), file)
+            if original != file.name:
+                reports[n] = mark_duplicate(report, original)
+    return [report.to_dict() for report in reports]
+
+
 def validate_data(settings: Settings, claimed: dict) -> dict:
-    """`validate-data`: run the suite on the claimed file (writing its Data Docs page), and
-    set the whole file aside when its content was ingested before under another name."""
-    file = ClaimedFile.from_dict(claimed)
-    report = validate(file.path.read_bytes(), file.name, settings.docs_dir)
-    if report.file_error is None and report.n_rows:
-        url = database_url(settings)
-        with reporting_outages(url):
-            original = first_file_with_content(engine_for(url), file)
-        if original != file.name:
-            report = mark_duplicate(report, original)
-    return report.to_dict()
+    """`validate-data` of one claimed file."""
+    return validate_batch(settings, [claimed])[0]
 
 
 def report_url(settings: Settings, report: ValidationReport) -> str | None:

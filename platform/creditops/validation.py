@@ -5,6 +5,11 @@ expectation carries the error kind it detects (the vocabulary of
 `data_errors`), and its unexpected rows become per-row problems. The same run
 writes the Data Docs page of the file. Import cost (~5 s) is paid once per
 process: the context and suite are built on first use.
+
+Great Expectations spends most of a run on each expectation's bookkeeping, whatever
+the rows, so a batch of files is validated in one run over all their rows, and each
+file's own result is split back out of it, as GX would have given it for the file
+alone (the tests hold the two side by side).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from .features import (
 )
 
 ROW = "row"
+FILE = "file_in_batch"  # which file of the batch a row comes from
 REPEATS = "repeats_an_earlier_row"
 NUMBER = r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$"
 WHOLE_NUMBER = r"^-?\d+(?:\.0+)?$"
@@ -174,7 +180,8 @@ def read_raw_file(content: bytes) -> pd.DataFrame:
 
 
 def checked_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame the suite runs on: text columns, their numeric readings, row ids, repeats."""
+    """The frame the suite runs on: text columns, their numeric readings, row ids, repeats
+    (the file's place in its batch is added by `validate_files`)."""
     checked = pd.DataFrame({ROW: np.arange(len(frame))})
     for feature in FEATURES:
         if feature.name not in frame.columns:
@@ -182,9 +189,10 @@ def checked_frame(frame: pd.DataFrame) -> pd.DataFrame:
         text = frame[feature.name].astype(object).where(frame[feature.name].notna(), None)
         checked[feature.name] = text.str.strip() if len(text) else text
         if isinstance(feature, NumericFeature):
+            # float always, so that a file reads the same alone or among others
             checked[value_column(feature.name)] = pd.to_numeric(
                 checked[feature.name], errors="coerce"
-            )
+            ).astype(float)
     present = [c for c in FEATURE_NAMES if c in frame.columns]
     checked[REPEATS] = frame[present].duplicated(keep="first").to_numpy() if present else False
     for column in unexpected_columns(frame):  # seen by the suite, never used
@@ -200,7 +208,7 @@ def unexpected_columns(frame: pd.DataFrame) -> list[str]:
 def _checked_columns() -> list[str]:
     """Every column `checked_frame` makes from a file with exactly the declared columns."""
     numeric = [value_column(f.name) for f in FEATURES if isinstance(f, NumericFeature)]
-    return [ROW, *FEATURE_NAMES, *numeric, REPEATS]
+    return [ROW, *FEATURE_NAMES, *numeric, REPEATS, FILE]
 
 
 def _expectations():
@@ -270,6 +278,8 @@ class _Validator:
     context: object
     batch_definition: object  # the whole dataframe of a file
     suite: object
+    page_renderer: object  # a result as Data Docs' page of it
+    page_view: object  # keeps its compiled page templates for the process
 
 
 @lru_cache(maxsize=4)
@@ -279,6 +289,8 @@ def _validator(docs_dir: Path) -> _Validator:
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
     )
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
@@ -313,7 +325,9 @@ def _validator(docs_dir: Path) -> _Validator:
     )
     data_docs.vendor(docs_dir)
     data_docs.localize(docs_dir / "expectations" / f"{suite.name}.html", docs_dir)
-    return _Validator(context, batch_definition, suite)
+    return _Validator(
+        context, batch_definition, suite, ValidationResultsPageRenderer(), DefaultJinjaPageView()
+    )
 
 
 def _shown(value) -> str:
@@ -355,20 +369,28 @@ def _failures(result) -> list[dict]:
     return sorted(failures, key=lambda f: -(f["rows"] or 0))
 
 
-def _build_page(docs_dir: Path, identifier, file_name: str, failures: list[dict]) -> Path | None:
-    """The validation's own page (offline assets, what failed at the top), and our index.
+def _write_page(
+    validator: _Validator, docs_dir: Path, identifier, result, failures: list[dict]
+) -> Path:
+    """The validation's own page (offline assets, what failed at the top), where Data Docs
+    puts it.
 
-    GX's index is not built: it reads every earlier result (seconds once there are
-    thousands) and deletes the pages of results its context does not know, which, in a
-    new process per run, is all of them."""
-    _validator(docs_dir).context.build_data_docs(
-        site_names=[DOCS_SITE], resource_identifiers=[identifier], build_index=False
+    The page is rendered as Data Docs' site builder renders it, without its detour
+    through the results store and a fresh set of templates per page. Nor is GX's index
+    built: it reads every earlier result (seconds once there are thousands) and deletes
+    the pages of results its context does not know, which, in a new process per run, is
+    all of them. `write_docs_index` writes ours."""
+    page = docs_dir.joinpath("validations", *identifier.to_tuple()).with_suffix(".html")
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        validator.page_view.render(
+            validator.page_renderer.render(result),
+            data_context_id=validator.context.data_context_id,
+            show_how_to_buttons=True,
+        )
     )
-    page = _docs_page(identifier, docs_dir)
-    if page is not None:
-        data_docs.localize(page, docs_dir)
-        data_docs.add_failure_summary(page, file_name, failures)
-    write_docs_index(docs_dir)
+    data_docs.localize(page, docs_dir)
+    data_docs.add_failure_summary(page, identifier.run_id.run_name, failures)
     return page
 
 
@@ -412,58 +434,181 @@ def write_docs_index(docs_dir: Path, limit: int = INDEX_LIMIT) -> Path:
     return index
 
 
-def _docs_page(identifier, docs_dir: Path) -> Path | None:
-    """The Data Docs page written for this validation."""
-    page = docs_dir.joinpath("validations", *identifier.to_tuple()).with_suffix(".html")
-    return page if page.is_file() else None
-
-
-def _run_suite(validator: _Validator, checked: pd.DataFrame, file_name: str):
-    """The suite on the frame, and the identifier of its result (where its page goes).
+def _run_suite(validator: _Validator, checked: pd.DataFrame):
+    """The suite on the frame (the rows of one or more files).
 
     The batch validates directly: a checkpoint (and a validation definition's run)
     first checks that the suite and definition match their stored copies, which costs
     as much as the expectations themselves on a file of a few hundred rows."""
+    batch = validator.batch_definition.get_batch(batch_parameters={"dataframe": checked})
+    result_format = RESULT_FORMAT | {"unexpected_index_column_names": [ROW, FILE]}
+    return batch.validate(validator.suite, result_format=result_format), batch.id
+
+
+def _domain(outcome) -> list[str]:
+    """The columns a row-by-row expectation reads."""
+    kwargs = outcome.expectation_config.kwargs
+    return [kwargs[key] for key in ("column", "column_A", "column_B") if key in kwargs]
+
+
+def _split(result, checked: pd.DataFrame, files: list[int]) -> dict[int, object]:
+    """Each file's own suite result out of a run over several files' rows (a file
+    without rows has its result too).
+
+    Expectations about the table (its columns) hold alike for every file of the run;
+    a row-by-row expectation's unexpected rows are shared out by file and its figures
+    recounted by GX's own formatter; the batch's fingerprint becomes the file's."""
+    from great_expectations.constants import MAX_RESULT_RECORDS
+    from great_expectations.core import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+    from great_expectations.execution_engine.pandas_execution_engine import (
+        hash_pandas_dataframe,
+    )
+    from great_expectations.expectations.expectation import _format_map_output
+    from great_expectations.expectations.expectation_configuration import parse_result_format
+    from great_expectations.validator.validation_statistics import calc_validation_statistics
+
+    file_of_row = checked[FILE].to_numpy()
+    rows = pd.Series(file_of_row).value_counts().reindex(files, fill_value=0)
+    result_format = parse_result_format(dict(RESULT_FORMAT))
+    outcomes: dict[int, list] = {file: [] for file in files}
+    for outcome in result.results:
+        details = outcome.result or {}
+        if "unexpected_index_list" not in details:  # about the table, or it failed to run
+            for found in outcomes.values():
+                found.append(outcome)
+            continue
+        columns = _domain(outcome)
+        missing = checked[columns].isna().any(axis=1).groupby(file_of_row).sum()
+        missing = missing.reindex(files, fill_value=0)
+        # The index list holds every unexpected row with its values (GX keeps only the
+        # first MAX_RESULT_RECORDS values themselves: in a batch, the first files').
+        indexes: dict[int, list[dict]] = {file: [] for file in outcomes}
+        for index in details["unexpected_index_list"]:
+            index = dict(index)
+            indexes[int(index.pop(FILE))].append(index)
+        for file, found in outcomes.items():
+            values = [
+                index[columns[0]] if len(columns) == 1 else tuple(index[c] for c in columns)
+                for index in indexes[file][:MAX_RESULT_RECORDS]
+            ]
+            formatted = _format_map_output(
+                result_format=result_format,
+                success=not indexes[file],
+                element_count=int(rows[file]),
+                nonnull_count=int(rows[file] - missing[file])
+                if "missing_count" in details
+                else None,
+                unexpected_count=len(indexes[file]),
+                unexpected_list=values,
+                unexpected_index_list=indexes[file],
+                unexpected_index_query=(
+                    f"df.filter(items={[int(index[ROW]) for index in indexes[file]]}, axis=0)"
+                ),
+                unexpected_index_column_names=[ROW],
+            )
+            found.append(
+                ExpectationValidationResult(
+                    success=formatted["success"],
+                    expectation_config=outcome.expectation_config,
+                    result=formatted["result"],
+                    meta=outcome.meta,
+                    exception_info=outcome.exception_info,
+                )
+            )
+    split = {}
+    for file, found in outcomes.items():
+        statistics = calc_validation_statistics(found)
+        own_rows = checked[file_of_row == file].drop(columns=FILE).reset_index(drop=True)
+        markers = result.meta["batch_markers"] | {
+            "pandas_data_fingerprint": hash_pandas_dataframe(own_rows)
+        }
+        split[file] = ExpectationSuiteValidationResult(
+            success=statistics.success,
+            results=found,
+            suite_name=result.suite_name,
+            statistics={
+                "evaluated_expectations": statistics.evaluated_expectations,
+                "successful_expectations": statistics.successful_expectations,
+                "unsuccessful_expectations": statistics.unsuccessful_expectations,
+                "success_percent": statistics.success_percent,
+            },
+            meta=result.meta | {"batch_markers": markers},
+            batch_id=result.batch_id,
+        )
+    return split
+
+
+def _read(content: bytes) -> tuple[pd.DataFrame, str | None, str | None]:
+    """The file's rows, or no rows and why the file could not be read."""
+    try:
+        return read_raw_file(content), None, None
+    except UnreadableFile as unreadable:
+        return pd.DataFrame(), unreadable.kind, unreadable.detail
+
+
+def validate_files(files: list[tuple[bytes, str]], docs_dir: Path) -> list[ValidationReport]:
+    """Validate several files' bytes (content, name), one report and page each, in order;
+    never raises for bad data, whatever the files hold. Files of the same columns share
+    one run of the suite."""
+    read = [_read(content) for content, _ in files]
+    checked = [checked_frame(frame).assign(**{FILE: n}) for n, (frame, _, _) in enumerate(read)]
+    alike: dict[tuple, list[int]] = {}
+    for n, frame in enumerate(checked):
+        alike.setdefault(tuple(frame.columns), []).append(n)
+    validator = _validator(docs_dir)
+    results, batch_ids = {}, {}
+    for group in alike.values():
+        rows = pd.concat([checked[n] for n in group], ignore_index=True)
+        result, batch_id = _run_suite(validator, rows)
+        results |= _split(result, rows, group)
+        batch_ids |= dict.fromkeys(group, batch_id)
+    reports = [
+        _report(validator, docs_dir, name, *read[n], results[n], batch_ids[n])
+        for n, (_, name) in enumerate(files)
+    ]
+    write_docs_index(docs_dir)
+    return reports
+
+
+def validate(content: bytes, file_name: str, docs_dir: Path) -> ValidationReport:
+    """Validate one file's bytes; never raises for bad data, whatever the file holds."""
+    return validate_files([(content, file_name)], docs_dir)[0]
+
+
+def _report(
+    validator: _Validator,
+    docs_dir: Path,
+    file_name: str,
+    frame: pd.DataFrame,
+    file_error: str | None,
+    detail: str | None,
+    result,
+    batch_id: str,
+) -> ValidationReport:
+    """One file's report from its suite result, and its Data Docs page."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
 
-    batch = validator.batch_definition.get_batch(batch_parameters={"dataframe": checked})
-    result = batch.validate(validator.suite, result_format=RESULT_FORMAT)
     run_id = RunIdentifier(run_name=file_name, run_time=datetime.now(UTC))
     result.meta |= {"run_id": run_id, "validation_time": run_id.run_time}
     identifier = ValidationResultIdentifier(
         expectation_suite_identifier=ExpectationSuiteIdentifier(name=validator.suite.name),
         run_id=run_id,
-        batch_identifier=batch.id,
+        batch_identifier=batch_id,
     )
-    return result, identifier
-
-
-def validate(content: bytes, file_name: str, docs_dir: Path) -> ValidationReport:
-    """Validate one file's bytes; never raises for bad data, whatever the file holds."""
-    try:
-        frame = read_raw_file(content)
-        file_error = detail = None
-    except UnreadableFile as unreadable:
-        frame, file_error, detail = pd.DataFrame(), unreadable.kind, unreadable.detail
-    checked = checked_frame(frame)
-    validator = _validator(docs_dir)
-    result, identifier = _run_suite(validator, checked, file_name)
     failures = _failures(result)
     if file_error:  # the file could not be read: that is the one problem to show
         meaning = ERROR_KINDS[file_error].description
         failures = [dict(kind=file_error, column=None, rows=None, examples=[], meaning=meaning)]
         if detail:
             failures[0]["meaning"] += f" This file: {detail}."
-    store = validator.context.validation_results_store
-    store.set(identifier, result)
-    try:
-        page = _build_page(docs_dir, identifier, file_name, failures)
-    finally:  # a long-lived process keeps no result once its page is written
-        store.remove_key(identifier)
+    page = _write_page(validator, docs_dir, identifier, result, failures)
     problems: dict[tuple[str, str | None], set[int]] = {}
     notes: dict[tuple[str, str | None], int] = {}
     for outcome in result.results:

@@ -101,13 +101,7 @@ def raw_file(context: AssetExecutionContext) -> Output[dict]:
 def validation_report(context: AssetExecutionContext, raw_file: dict):
     settings = get_settings()
     files = {key: file for key, file in raw_file.items() if file}
-    reports = dict(
-        zip(
-            files,
-            pipeline.for_each_file(pipeline.validate_data, settings, list(files.values())),
-            strict=True,
-        )
-    )
+    reports = dict(zip(files, pipeline.validate_batch(settings, list(files.values())), strict=True))
     validations = {key: ValidationReport.from_dict(report) for key, report in reports.items()}
     # Each file's figures on its own partition (a file another run took says so). Only
     # this asset does it: Dagster reads the partition list back for each call, so the
