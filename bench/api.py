@@ -19,6 +19,7 @@ from creditops.predictions import STORED_COLUMNS
 from .harness import DATASET, Environment, load, median_ms, model_service, percentile, timed
 
 BATCH_ROWS = 10_000
+JSON = {"content-type": "application/json"}
 HISTORY_ROWS = 1_000_000
 HISTORY_DAYS = 30
 
@@ -33,16 +34,19 @@ def _truncate(env: Environment) -> None:
         conn.execute(text("TRUNCATE predictions"))
 
 
-def floor_ms(env: Environment, batch: list[dict]) -> float:
-    """model.predict_proba on the rows plus a COPY of them: the least any service must do
-    (without reasons, which the service adds)."""
+def floor_ms(env: Environment, batch: list[dict], explained: bool = False) -> float:
+    """model.predict_proba on the rows plus a COPY of them: the least any service must do;
+    `explained`, with shap's contributions too (what reasons need before any wording)."""
     engine, artifact = engine_for(env.database_url), env.artifact
     columns = {name: [a[name] for a in batch] for name in FEATURE_NAMES}
     now, batch_id = datetime.now(UTC), uuid.uuid4()
     ids = [f"floor-{i}" for i in range(len(batch))]
 
     def predict_and_copy() -> None:
-        probability_bad = artifact.pipeline[-1].predict_proba(encode(columns))[:, 1]
+        matrix = encode(columns)
+        probability_bad = artifact.pipeline[-1].predict_proba(matrix)[:, 1]
+        if explained:
+            artifact.explainer.contributions(matrix)
         raw = engine.raw_connection()
         try:
             with (
@@ -138,21 +142,28 @@ def fill_history(env: Environment) -> None:
 def run(env: Environment) -> list[tuple[str, str]]:
     results: list[tuple[str, str]] = []
     batch = applicants(BATCH_ROWS)
-    body = {"source": "scheduled", "source_file": "bench.csv", "applicants": batch}
+    # Encoded once: the client's JSON encoding is not the service's time.
+    body = json.dumps({"source": "scheduled", "source_file": "bench.csv", "applicants": batch})
     single = json.dumps({"source": "webapp", "applicants": batch[:1]}).encode()
 
     with model_service(env) as base, httpx.Client(base_url=base, timeout=60) as client:
 
         def post_batch() -> None:
-            response = client.post("/predict", json=body)
+            response = client.post("/predict", content=body, headers=JSON)
             response.raise_for_status()
 
         service = median_ms(timed(post_batch, repeat=5))
         floor = floor_ms(env, batch)
+        explained = floor_ms(env, batch, explained=True)
         results += [
-            (f"POST /predict, {BATCH_ROWS:,} rows (median of 5)", f"{service:.0f} ms"),
+            (
+                f"POST /predict, {BATCH_ROWS:,} rows, reasons included (goal < 239 ms)",
+                f"{service:.0f} ms",
+            ),
             ("floor: predict_proba + COPY of the same rows", f"{floor:.0f} ms"),
-            ("ratio to floor, reasons included (goal <= 4x)", f"{service / floor:.2f}x"),
+            ("ratio to floor (goal <= 1.5x)", f"{service / floor:.2f}x"),
+            ("floor with shap's contributions", f"{explained:.0f} ms"),
+            ("ratio to the floor with contributions", f"{service / explained:.2f}x"),
         ]
         _truncate(env)
         orm = orm_row_by_row_ms(env, batch)

@@ -16,6 +16,7 @@ from creditops.performance import Bucket, live_performance
 from creditops.schemas import NAME_PATTERN, IsoDatetime
 
 from ..deps import ReadyStateDep, require_api_key
+from ..json_body import MsgspecJsonRoute
 from ..schemas import (
     InvalidRows,
     LivePerformance,
@@ -25,7 +26,7 @@ from ..schemas import (
 )
 from .predictions import ERRORS, READ_ERRORS, time_window
 
-router = APIRouter(tags=["outcomes"])
+router = APIRouter(tags=["outcomes"], route_class=MsgspecJsonRoute)
 
 # The window of prediction time that live outcomes are read for.
 MonthStart = Annotated[

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NotRequired,  # pydantic wants these on 3.11
+)
 
 import pandera.pandas as pa
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, with_config
+from typing_extensions import TypedDict
 
 from .features import (
     CLASSES,
@@ -34,10 +40,13 @@ def _pydantic_field(feature: Feature) -> tuple[Any, Any]:
     return annotation, ...
 
 
+# strict: "30" is not an age and 30.5 is not a number of years; ints are still
+# accepted where a float is expected.
+STRICT = ConfigDict(extra="forbid", strict=True)
+
+
 class _ApplicantBase(BaseModel):
-    # strict: "30" is not an age and 30.5 is not a number of years; ints are
-    # still accepted where a float is expected.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = STRICT
 
 
 # ASCII letters and digits spelt out: Python's \w would also take any Unicode letter,
@@ -55,13 +64,30 @@ ApplicationId = Annotated[
     ),
 ]
 
-Applicant: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "Applicant",
-    __base__=_ApplicantBase,
-    __doc__="One loan application: its id and the features the model scores.",
-    **{IDENTIFIER: (ApplicationId | None, None)},
-    **{f.name: _pydantic_field(f) for f in FEATURES},
+
+def _typed_dict_field(feature: Feature) -> Any:
+    annotation, default = _pydantic_field(feature)
+    return annotation if default is ... else NotRequired[annotation]
+
+
+# A typed dict, not a model: a request of 10,000 applicants validates in half the
+# time and comes out as the dicts scoring reads. A key left out is null (`with_nulls`).
+Applicant: Any = with_config(STRICT)(
+    TypedDict(  # type: ignore[operator]
+        "Applicant",
+        {
+            IDENTIFIER: NotRequired[ApplicationId | None],
+            **{f.name: _typed_dict_field(f) for f in FEATURES},
+        },
+    )
 )
+Applicant.__doc__ = "One loan application: its id and the features the model scores."
+NULLS = {IDENTIFIER: None} | {f.name: None for f in FEATURES if f.nullable}
+
+
+def with_nulls(applicant: dict[str, Any]) -> dict[str, Any]:
+    """A validated applicant with every optional key, null where it was left out."""
+    return NULLS | applicant
 
 
 def _iso_8601(value: object) -> object:

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         default=60, ge=1, description="How often to look for raw files to ingest."
     )
     ingestion_batch_files: int = Field(
-        default=25,
+        default=50,
         ge=1,
         description="Raw files per batch: a Dagster run, an Airflow mapped task instance.",
     )

@@ -8,16 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    brier_score_loss,
-    confusion_matrix,
-    f1_score,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
 
 from .errors import ConfigurationError
 from .features import (
@@ -88,6 +78,17 @@ def training_baseline(train: pd.DataFrame, seed: int) -> dict[str, Any]:
 
 
 def evaluate(y_true: pd.Series, predicted: np.ndarray, probability_bad: np.ndarray) -> dict:
+    from sklearn.metrics import (  # here: the ingestion runs that load this module never evaluate
+        accuracy_score,
+        average_precision_score,
+        brier_score_loss,
+        confusion_matrix,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
     positive = y_true == POSITIVE_CLASS
     predicted_positive = predicted == POSITIVE_CLASS
     return {

@@ -25,7 +25,7 @@ from dagster import (
     sensor,
 )
 
-from creditops.lifecycle import gate, retraining
+from creditops.lifecycle import gate
 from creditops.settings import get_settings
 
 from .ingestion import runs_by_default
@@ -44,6 +44,14 @@ credit_risk_dataset = AssetSpec(
 )
 
 
+def _steps():
+    """`lifecycle.retraining`, imported on first use: it loads MLflow and scikit-learn
+    (~2.5 s), which every other run of this code location would pay for."""
+    from creditops.lifecycle import retraining
+
+    return retraining
+
+
 def _retraining_id(context: AssetExecutionContext) -> int:
     return int(context.run.tags[TAG])
 
@@ -55,7 +63,7 @@ def _retraining_id(context: AssetExecutionContext) -> int:
     "predictions' features, fingerprinted; the newest labels held out",
 )
 def training_set(context: AssetExecutionContext) -> Output[dict]:
-    built = retraining.build_training_set_step(get_settings(), _retraining_id(context))
+    built = _steps().build_training_set_step(get_settings(), _retraining_id(context))
     return Output(
         built,
         metadata={
@@ -69,7 +77,7 @@ def training_set(context: AssetExecutionContext) -> Output[dict]:
 
 @asset(group_name=GROUP, description="train-challenger: fit, register in MLflow, alias challenger")
 def challenger_model(context: AssetExecutionContext, training_set: dict) -> Output[str]:
-    version = retraining.train_challenger_step(get_settings(), _retraining_id(context))
+    version = _steps().train_challenger_step(get_settings(), _retraining_id(context))
     return Output(version, metadata={"registry version": version})
 
 
@@ -83,7 +91,7 @@ def challenger_model(context: AssetExecutionContext, training_set: dict) -> Outp
     ],
 )
 def challenger_evaluation(context: AssetExecutionContext, challenger_model: str):
-    verdict = retraining.evaluate_challenger_step(get_settings(), _retraining_id(context))
+    verdict = _steps().evaluate_challenger_step(get_settings(), _retraining_id(context))
     yield Output(
         verdict,
         metadata={
@@ -105,7 +113,7 @@ def challenger_evaluation(context: AssetExecutionContext, challenger_model: str)
 
 @asset(group_name=GROUP, description="promote-model: the challenger becomes champion")
 def served_model(context: AssetExecutionContext, challenger_evaluation: dict) -> Output[str]:
-    version = retraining.promote_step(get_settings(), _retraining_id(context))
+    version = _steps().promote_step(get_settings(), _retraining_id(context))
     return Output(version, metadata={"champion": version})
 
 
@@ -125,7 +133,7 @@ retraining_job = define_asset_job(
     "retraining at a time",
 )
 def retraining_sensor(context: SensorEvaluationContext):
-    retraining_id = retraining.next_retraining(get_settings(), ORCHESTRATOR)
+    retraining_id = _steps().next_retraining(get_settings(), ORCHESTRATOR)
     if retraining_id is None:
         return SkipReason("no retraining requested and no trigger fired")
     return RunRequest(run_key=f"retraining-{retraining_id}", tags={TAG: str(retraining_id)})

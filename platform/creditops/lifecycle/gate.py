@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from ..features import FEATURE_NAMES, POSITIVE_CLASS, TARGET
 from ..model import ModelArtifact
@@ -79,6 +77,8 @@ class Evaluation:
 
 def score(scored: pd.DataFrame) -> dict[str, float]:
     """ROC AUC and Brier score of a `fairness.scored_frame`."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score  # see `training.evaluate`
+
     positive = (scored[TARGET] == POSITIVE_CLASS).to_numpy()
     probability_bad = scored["probability_bad"].to_numpy()
     return {
@@ -90,6 +90,9 @@ def score(scored: pd.DataFrame) -> dict[str, float]:
 
 def importances(artifact: ModelArtifact, holdout: pd.DataFrame, seed: int) -> dict[str, float]:
     """Mean drop of ROC AUC when a feature is shuffled; NaN when it never changes anything."""
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import roc_auc_score
+
     result = permutation_importance(
         artifact.pipeline,
         holdout[list(FEATURE_NAMES)],
