@@ -339,6 +339,17 @@ def _shown(value) -> str:
     return str(value)
 
 
+def _example(outcome, value) -> str:
+    """An unexpected value; for a rule between two columns, each named, in the order the
+    rule is reported: `Amount 1434 / Price 1378`."""
+    kwargs = outcome.expectation_config.kwargs
+    if "column_A" not in kwargs:
+        return _shown(value)
+    values = dict(zip((kwargs["column_A"], kwargs["column_B"]), value, strict=True))
+    columns = outcome.expectation_config.meta["reported_as"].split(",")
+    return " / ".join(f"{name} {_shown(values[value_column(name)])}" for name in columns)
+
+
 def _extra_columns(outcome) -> list[str]:
     """The unexpected columns a failed column-set expectation found (not the missing ones)."""
     return (outcome.result or {}).get("details", {}).get("mismatched", {}).get("unexpected", [])
@@ -362,7 +373,7 @@ def _failures(result) -> list[dict]:
                 "kind": kind,
                 "column": outcome.expectation_config.meta["reported_as"],
                 "rows": details.get("unexpected_count"),
-                "examples": list(dict.fromkeys(map(_shown, examples)))[:8],
+                "examples": list(dict.fromkeys(_example(outcome, v) for v in examples))[:8],
                 "meaning": ERROR_KINDS[kind].description,
             }
         )

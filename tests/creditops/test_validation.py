@@ -53,6 +53,9 @@ def test_a_batch_gives_each_file_the_report_and_page_it_gets_alone(files, tmp_pa
         second.pop("report_path")
         assert first == second, batched.file_name
         assert page_text(batched) == page_text(single), batched.file_name
+        assert "np.float" not in page_text(batched)  # values as people write them
+    (combination,) = [r for r in together if r.file_name.endswith("impossible_combination.csv")]
+    assert re.search(r"Amount \d+ / Price \d+", page_text(combination))
     assert {r.criticality for r in together} == {"none", "low", "medium", "high"}
     assert max(together[-1].issues.values()) > 200
 
