@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from creditops.features import CLASSES, EXAMPLE_APPLICANT
-from creditops.schemas import Applicant, Features, Outcome
+from creditops.schemas import TEXT_PATTERN, Applicant, Features, Outcome
 
 Source = Literal["webapp", "scheduled"]
 
@@ -30,7 +30,9 @@ class PredictRequest(BaseModel):
     )
 
     source: Source = Field(description="Who asks: the webapp, or the scheduled prediction job.")
-    source_file: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
+    source_file: (
+        Annotated[str, Field(min_length=1, max_length=255, pattern=TEXT_PATTERN)] | None
+    ) = Field(
         default=None, description="The file the rows came from (a scheduled run's, an upload's)."
     )
     applicants: list[Applicant] = Field(min_length=1)  # type: ignore[valid-type]
@@ -123,7 +125,7 @@ class RegisteredVersion(BaseModel):
 
 class RetrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    requested_by: str = Field(default="api", min_length=1, max_length=100)
+    requested_by: str = Field(default="api", min_length=1, max_length=100, pattern=TEXT_PATTERN)
 
 
 class Retraining(BaseModel):

@@ -119,6 +119,8 @@ def test_a_missing_required_feature_is_named(client, applicant):
         ({"source": "webapp", "applicants": []}, "applicants"),
         ({"source": "webapp"}, "applicants"),
         ({"source": "webapp", "source_file": "x.csv", "applicants": None}, "applicants"),
+        # PostgreSQL's text cannot hold NUL: refused here, not a failed COPY
+        ({"source": "scheduled", "source_file": "a\u0000b.csv", "applicants": [{}]}, "source_file"),
     ],
 )
 def test_a_bad_envelope_is_refused(client, body, field):
