@@ -52,9 +52,8 @@ class _ApplicantBase(BaseModel):
 # ASCII letters and digits spelt out: Python's \w would also take any Unicode letter,
 # which the OpenAPI schema's (ECMA) \w does not.
 NAME_PATTERN = r"^[A-Za-z0-9_.:-]+$"
-# Free text we store: PostgreSQL's text cannot hold NUL, and no control character
-# belongs in a file name or a person's name.
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+# Free text we store: PostgreSQL's text cannot hold NUL (a file name may hold a tab).
+TEXT_PATTERN = r"^[^\x00]+$"
 
 ApplicationId = Annotated[
     str,

@@ -87,7 +87,7 @@ def test_the_openapi_page_and_schema_are_served(client):
     assert applicant["additionalProperties"] is False
 
 
-def test_a_retraining_asked_by_a_name_with_a_control_character_is_refused(client):
+def test_a_retraining_asked_by_a_name_holding_nul_is_refused(client):
     response = client.post("/model/retrain", json={"requested_by": "ops\u0000bot"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "requested_by"
