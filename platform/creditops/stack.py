@@ -143,18 +143,41 @@ def answers(url: str) -> Liveness:
 INGESTION_QUEUE_TAG = {"creditops/queue": "ingestion"}
 
 
-def dagster_yaml(settings: Settings) -> str:
+# What a Dagster run pod gets on Kubernetes besides its image: deploy/kubernetes's
+# ConfigMap and Secret.
+K8S_RUN_LAUNCHER = """\
+run_launcher:
+  module: dagster_k8s
+  class: K8sRunLauncher
+  config:
+    load_incluster_config: true
+    instance_config_map: dagster-instance  # the Helm chart's, release `dagster`
+    job_namespace:
+      env: DAGSTER_K8S_JOB_NAMESPACE
+    image_pull_policy: IfNotPresent
+    env_config_maps: [creditops-config]
+    env_secrets: [creditops-secrets]
+"""
+
+
+def dagster_yaml(settings: Settings, kubernetes: bool = False) -> str:
     """Dagster's instance configuration; the storage URL comes from the environment.
 
     The run queue starts CREDITOPS_INGESTION_CONCURRENCY ingestion runs at once, with
     room beside them for the other jobs. Run monitoring fails a run whose process died
     (killed, out of memory) once it has run longer than a claim may last, so that sensors
-    waiting on it go on.
+    waiting on it go on. `kubernetes`: each run in a pod of its own (dagster-k8s), as
+    deploy/dagster/dagster-k8s.yaml has it.
     """
     max_runtime = int(settings.claim_timeout_minutes * 60)
     ((tag, value),) = INGESTION_QUEUE_TAG.items()
+    written_by = (
+        "creditops.stack.dagster_yaml(kubernetes=True), default settings (tests/deploy check it)"
+        if kubernetes
+        else "`creditops run`"
+    )
     return f"""\
-# Written by `creditops run`; the URL comes from the environment.
+# Written by {written_by}; the URL comes from the environment.
 storage:
   postgres:
     postgres_url:
@@ -169,7 +192,7 @@ run_coordinator:
       - key: {tag}
         value: {value}
         limit: {settings.ingestion_concurrency}
-run_monitoring:
+{K8S_RUN_LAUNCHER if kubernetes else ""}run_monitoring:
   enabled: true
   max_runtime_seconds: {max_runtime}
   poll_interval_seconds: 10
