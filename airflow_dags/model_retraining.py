@@ -18,7 +18,9 @@ ORCHESTRATOR = "airflow"
 
 @dag(
     dag_id="model_retraining",
-    **dag_arguments(get_settings().retraining_interval_seconds),
+    **dag_arguments(
+        get_settings().retraining_interval_seconds, get_settings().retraining_concurrency
+    ),
     doc_md=__doc__,
 )
 def model_retraining():

@@ -18,7 +18,7 @@ ORCHESTRATOR = "airflow"
 
 @dag(
     dag_id="outcome_ingestion",
-    **dag_arguments(get_settings().outcome_interval_seconds),
+    **dag_arguments(get_settings().outcome_interval_seconds, get_settings().outcome_concurrency),
     doc_md=__doc__,
 )
 def outcome_ingestion():

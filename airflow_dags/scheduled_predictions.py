@@ -15,7 +15,9 @@ from creditops.settings import get_settings
 
 @dag(
     dag_id="scheduled_predictions",
-    **dag_arguments(get_settings().prediction_interval_seconds),
+    **dag_arguments(
+        get_settings().prediction_interval_seconds, get_settings().prediction_concurrency
+    ),
     doc_md=__doc__,
 )
 def scheduled_predictions():

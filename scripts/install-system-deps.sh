@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the machine packages the platform needs: the PostgreSQL server (for the
 # embedded cluster), npm (installs the Data Docs pages' assets), Prometheus (and
-# promtool, which checks its rules in the tests), and with --browser
+# promtool, which checks its rules in the tests), Redis (the broker of Airflow's
+# Celery executor, CREDITOPS_AIRFLOW_EXECUTOR=celery), and with --browser
 # Chromium too (for the browser test; Playwright cannot download its own browser
 # here). Does nothing when they are there.
 set -euo pipefail
@@ -14,6 +15,7 @@ missing=()
 have_postgres_server || missing+=(postgresql)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
@@ -27,9 +29,11 @@ fi
 echo "installing system packages: ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# `creditops run` starts its own Prometheus on port 9090: the system service Debian
-# starts on install would hold the port.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
-  systemctl disable --now prometheus >/dev/null 2>&1 || true
-  echo "Debian's prometheus system service was stopped and disabled; the platform runs its own"
-fi
+# `creditops run` starts its own Prometheus (port 9090) and Redis (6379): the system
+# services Debian starts on install would hold the ports.
+for service in prometheus redis-server; do
+  if [[ " ${missing[*]} " == *" $service "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+    echo "Debian's $service system service was stopped and disabled; the platform runs its own"
+  fi
+done

@@ -80,6 +80,27 @@ class Settings(BaseSettings):
     ingestion_concurrency: int = Field(
         default=2, ge=1, description="Ingestion batches at once (Dagster runs, Airflow tasks)."
     )
+    prediction_concurrency: int = Field(
+        default=1, ge=1, description="Prediction runs at once (Dagster runs, Airflow DAG runs)."
+    )
+    outcome_concurrency: int = Field(
+        default=1, ge=1, description="Outcome-ingestion runs at once (likewise)."
+    )
+    retraining_concurrency: int = Field(
+        default=1, ge=1, description="Retraining runs at once (likewise)."
+    )
+    drift_concurrency: int = Field(default=1, ge=1, description="Drift runs at once (Dagster).")
+    airflow_executor: Literal["local", "celery"] = Field(
+        default="local",
+        description="Airflow's executor; celery: `creditops run` starts Redis and Celery workers.",
+    )
+    airflow_celery_workers: int = Field(
+        default=2, ge=1, description="Celery workers `creditops run` starts (celery executor)."
+    )
+    airflow_worker_concurrency: int = Field(
+        default=2, ge=1, description="Tasks each Celery worker runs at once."
+    )
+    redis_port: int = Field(default=6379, description="The Celery broker's port (celery executor).")
     airflow_batches_per_run: int = Field(
         default=8,
         ge=1,
@@ -187,6 +208,20 @@ class Settings(BaseSettings):
             if "changeme" in self.database_url:
                 raise ValueError("DATABASE_URL still holds the placeholder password 'changeme'")
         return self
+
+    def job_concurrency(self) -> dict[str, int]:
+        """Runs of each scheduled job allowed at once, by job (Dagster's run queue)."""
+        return {
+            "ingestion": self.ingestion_concurrency,
+            "prediction": self.prediction_concurrency,
+            "outcome": self.outcome_concurrency,
+            "retraining": self.retraining_concurrency,
+            "drift": self.drift_concurrency,
+        }
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_root / "redis"
 
     @property
     def dataset(self) -> Path:

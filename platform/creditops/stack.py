@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,8 +140,13 @@ def answers(url: str) -> Liveness:
     return Liveness(lambda: http_answers(url), f"GET {url}")
 
 
-# The tag of Dagster's ingestion runs, which the run queue limits.
-INGESTION_QUEUE_TAG = {"creditops/queue": "ingestion"}
+QUEUE_TAG = "creditops/queue"
+
+
+def queue_tag(job: str) -> dict[str, str]:
+    """The tag of a Dagster job's runs, by which the run queue limits them
+    (`job`: a key of Settings.job_concurrency)."""
+    return {QUEUE_TAG: job}
 
 
 # What a Dagster run pod gets on Kubernetes besides its image: deploy/kubernetes's
@@ -163,14 +169,18 @@ run_launcher:
 def dagster_yaml(settings: Settings, kubernetes: bool = False) -> str:
     """Dagster's instance configuration; the storage URL comes from the environment.
 
-    The run queue starts CREDITOPS_INGESTION_CONCURRENCY ingestion runs at once, with
-    room beside them for the other jobs. Run monitoring fails a run whose process died
-    (killed, out of memory) once it has run longer than a claim may last, so that sensors
-    waiting on it go on. `kubernetes`: each run in a pod of its own (dagster-k8s), as
-    deploy/dagster/dagster-k8s.yaml has it.
+    The run queue starts as many runs of each job at once as its setting says
+    (CREDITOPS_INGESTION_CONCURRENCY, CREDITOPS_PREDICTION_CONCURRENCY, ...). Run
+    monitoring fails a run whose process died (killed, out of memory) once it has run
+    longer than a claim may last, so that sensors waiting on it go on. `kubernetes`:
+    each run in a pod of its own (dagster-k8s), as deploy/dagster/dagster-k8s.yaml has it.
     """
     max_runtime = int(settings.claim_timeout_minutes * 60)
-    ((tag, value),) = INGESTION_QUEUE_TAG.items()
+    concurrency = settings.job_concurrency()
+    limits = "".join(
+        f"      - key: {QUEUE_TAG}\n        value: {job}\n        limit: {limit}\n"
+        for job, limit in concurrency.items()
+    )
     written_by = (
         "creditops.stack.dagster_yaml(kubernetes=True), default settings (tests/deploy check it)"
         if kubernetes
@@ -186,13 +196,10 @@ run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
-    max_concurrent_runs: {settings.ingestion_concurrency + 2}
+    max_concurrent_runs: {sum(concurrency.values())}
     dequeue_interval_seconds: 2
     tag_concurrency_limits:
-      - key: {tag}
-        value: {value}
-        limit: {settings.ingestion_concurrency}
-{K8S_RUN_LAUNCHER if kubernetes else ""}run_monitoring:
+{limits}{K8S_RUN_LAUNCHER if kubernetes else ""}run_monitoring:
   enabled: true
   max_runtime_seconds: {max_runtime}
   poll_interval_seconds: 10
@@ -246,7 +253,7 @@ def airflow_env(settings: Settings, url: str) -> dict[str, str]:
         "AIRFLOW_HOME": str(settings.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "airflow_dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": AIRFLOW_EXECUTORS[settings.airflow_executor],
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _database(url, "airflow", "psycopg"),
@@ -261,7 +268,74 @@ def airflow_env(settings: Settings, url: str) -> dict[str, str]:
         ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        **(celery_env(settings, url) if settings.airflow_executor == "celery" else {}),
     }
+
+
+AIRFLOW_EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+
+
+def celery_env(settings: Settings, url: str) -> dict[str, str]:
+    """Airflow's Celery executor: tasks queued in Redis, their states kept in Airflow's
+    database (the provider's default backend, said outright)."""
+    return {
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{settings.redis_port}/0",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{_database(url, 'airflow', 'psycopg')}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.airflow_worker_concurrency),
+    }
+
+
+def redis_service(settings: Settings) -> Service:
+    """Redis, the Celery broker: on 127.0.0.1 only, its append-only file under the data
+    root so that tasks queued before a restart are still there after it."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise ConfigurationError(
+            "CREDITOPS_AIRFLOW_EXECUTOR=celery needs redis-server; "
+            "install it with: sudo scripts/install-system-deps.sh"
+        )
+    settings.redis_dir.mkdir(parents=True, exist_ok=True)
+    port = settings.redis_port
+    return Service(
+        "redis",
+        [
+            server,
+            *("--bind", "127.0.0.1", "--port", str(port), "--dir", str(settings.redis_dir)),
+            *("--appendonly", "yes", "--save", ""),
+        ],
+        url=f"redis://127.0.0.1:{port}",
+        stop_tier=2,  # after the workers and the scheduler
+        liveness=Liveness(lambda: redis_pings(port), f"PING to Redis on port {port}"),
+    )
+
+
+def redis_pings(port: int) -> bool:
+    import redis
+
+    try:
+        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=2).ping()
+    except redis.RedisError:
+        return False
+
+
+def celery_workers(settings: Settings, env: dict[str, str]) -> list[Service]:
+    """CREDITOPS_AIRFLOW_CELERY_WORKERS Celery workers, named worker-1@<host>, ...; their
+    task logs are files in the shared Airflow home, which the API server reads itself
+    (so none serves logs, which would make them compete for one port)."""
+    airflow = str(Path(sys.executable).parent / "airflow")
+    return [
+        Service(
+            f"airflow-celery-worker-{number}",
+            [
+                *(airflow, "celery", "worker", "--skip-serve-logs"),
+                *("--celery-hostname", f"worker-{number}@%h"),
+            ],
+            url="",
+            env=env,
+            stop_tier=0,
+        )
+        for number in range(1, settings.airflow_celery_workers + 1)
+    ]
 
 
 def migrate_airflow(settings: Settings, env: dict[str, str]) -> None:
@@ -296,6 +370,7 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
     airflow = str(bin_dir / "airflow")
     airflow_vars = {**env, **airflow_env(settings, url)}
     airflow_db = _database(url, "airflow", "psycopg")
+    celery = settings.airflow_executor == "celery"
     return [
         Service(
             "api",
@@ -366,6 +441,7 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
             # The daemon's threads beat every 30 s.
             liveness=heartbeat_fresh(_database(url, "dagster", "psycopg"), DAGSTER_HEARTBEAT, 150),
         ),
+        *([redis_service(settings)] if celery else []),
         Service(
             "airflow-api-server",
             [airflow, "api-server"],
@@ -389,6 +465,7 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
                 ("dag-processor", "DagProcessorJob"),
             )
         ),
+        *(celery_workers(settings, airflow_vars) if celery else []),
     ]
 
 

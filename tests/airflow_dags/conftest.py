@@ -57,13 +57,16 @@ print(json.dumps({
 
 @pytest.fixture(scope="session")
 def dag_shapes(airflow_env) -> dict:
-    """The DAGs as Airflow parses them, with the intervals set to 45 s, 90 s, 30 s and 300 s."""
+    """The DAGs as Airflow parses them, with the intervals set to 45 s, 90 s, 30 s and 300 s,
+    and two prediction runs, three outcome runs at once."""
     env = {
         **airflow_env,
         "CREDITOPS_INGESTION_INTERVAL_SECONDS": "45",
         "CREDITOPS_PREDICTION_INTERVAL_SECONDS": "90",
         "CREDITOPS_OUTCOME_INTERVAL_SECONDS": "30",
         "CREDITOPS_RETRAINING_INTERVAL_SECONDS": "300",
+        "CREDITOPS_PREDICTION_CONCURRENCY": "2",
+        "CREDITOPS_OUTCOME_CONCURRENCY": "3",
     }
     result = subprocess.run(
         [sys.executable, "-c", SHAPE], env=env, capture_output=True, text=True, check=True

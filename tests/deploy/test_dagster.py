@@ -1,4 +1,5 @@
-"""deploy/dagster: Dagster's instance on Kubernetes (a pod per run), as Dagster reads it."""
+"""Dagster's instance as Dagster reads it: the local run queue's per-job limits, and
+deploy/dagster's instance on Kubernetes (a pod per run)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,32 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._serdes.config_class import class_from_code_pointer
 
 from creditops.settings import PROJECT_ROOT, Settings
-from creditops.stack import dagster_yaml
+from creditops.stack import QUEUE_TAG, dagster_yaml
 
 INSTANCE = PROJECT_ROOT / "deploy" / "dagster" / "dagster-k8s.yaml"
 MANIFESTS = PROJECT_ROOT / "deploy" / "kubernetes" / "base"
+
+
+def run_queue(instance_yaml: str, folder):
+    (folder / "dagster.yaml").write_text(instance_yaml)
+    return InstanceRef.from_dir(str(folder)).run_coordinator_data.rehydrate().get_run_queue_config()
+
+
+def test_the_run_queue_limits_each_job_as_its_setting_says(monkeypatch, tmp_path):
+    from creditops.definitions import defs
+
+    monkeypatch.setenv("CREDITOPS_DAGSTER_STORAGE_URL", "postgresql://creditops@localhost/dagster")
+    settings = Settings.model_construct(ingestion_concurrency=3, prediction_concurrency=2)
+    queue = run_queue(dagster_yaml(settings), tmp_path)
+    limits = {limit["value"]: limit["limit"] for limit in queue.tag_concurrency_limits}
+    assert limits == {"ingestion": 3, "prediction": 2, "outcome": 1, "retraining": 1, "drift": 1}
+    assert {limit["key"] for limit in queue.tag_concurrency_limits} == {QUEUE_TAG}
+    assert queue.max_concurrent_runs == sum(limits.values())
+    # Every scheduled job's runs carry the tag of their own limit.
+    jobs = ("ingestion", "prediction", "outcome", "retraining", "drift")
+    assert {job: defs.resolve_job_def(f"{job}_job").tags[QUEUE_TAG] for job in jobs} == {
+        job: job for job in jobs
+    }
 
 
 def test_the_kubernetes_instance_is_the_one_the_stack_writes():
@@ -26,7 +49,7 @@ def test_dagster_reads_it_and_its_run_pods_get_the_manifests_config(monkeypatch,
     shutil.copy(INSTANCE, tmp_path / "dagster.yaml")
     instance = InstanceRef.from_dir(str(tmp_path))
     coordinator = instance.run_coordinator_data.rehydrate()
-    assert coordinator.get_run_queue_config().max_concurrent_runs == 4
+    assert coordinator.get_run_queue_config().max_concurrent_runs == 6
     launcher = instance.run_launcher_data  # built only inside a cluster: its config checked
     launcher_class = class_from_code_pointer(launcher.module_name, launcher.class_name)
     checked = process_config(

@@ -38,7 +38,7 @@ from dagster import (
 from creditops import pipeline
 from creditops.ingestion import settled_files
 from creditops.settings import Settings, get_settings
-from creditops.stack import INGESTION_QUEUE_TAG
+from creditops.stack import queue_tag
 from creditops.validation import ValidationReport
 
 GROUP = "ingestion"
@@ -200,7 +200,7 @@ ingestion_assets = [
 ingestion_job = define_asset_job(
     "ingestion_job",
     selection=ingestion_assets,
-    tags=INGESTION_QUEUE_TAG,
+    tags=queue_tag("ingestion"),
     description="Ingest a batch of raw files: validate, record, alert, split, file by file.",
 )
 

@@ -11,6 +11,7 @@ from dagster import (
 
 from creditops import pipeline
 from creditops.settings import get_settings
+from creditops.stack import queue_tag
 
 from .predictions import scheduled_predictions
 
@@ -31,7 +32,9 @@ def feature_drift() -> MaterializeResult:
     )
 
 
-drift_job = define_asset_job("drift_job", selection=AssetSelection.assets(feature_drift))
+drift_job = define_asset_job(
+    "drift_job", selection=AssetSelection.assets(feature_drift), tags=queue_tag("drift")
+)
 drift_schedule = ScheduleDefinition(
     job=drift_job,
     cron_schedule=f"*/{get_settings().drift_interval_minutes} * * * *",

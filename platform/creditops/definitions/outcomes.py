@@ -17,6 +17,7 @@ from dagster import (
 
 from creditops import pipeline
 from creditops.settings import get_settings
+from creditops.stack import queue_tag
 
 from .ingestion import ACTIVE, ORCHESTRATOR, has_files, runs_by_default
 from .predictions import scheduled_predictions
@@ -70,6 +71,7 @@ def saved_outcomes(outcome_file: dict, outcome_report: dict) -> Output[dict]:
 outcome_assets = [outcome_file, outcome_report, saved_outcomes]
 outcome_job = define_asset_job(
     "outcome_job",
+    tags=queue_tag("outcome"),
     selection=outcome_assets,
     description="Ingest one outcome file: release, claim, check, save.",
 )

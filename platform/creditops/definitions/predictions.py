@@ -18,6 +18,7 @@ from dagster import (
 from creditops import pipeline, scheduled
 from creditops.db import database_url, engine_for
 from creditops.settings import get_settings
+from creditops.stack import queue_tag
 
 from .ingestion import runs_by_default, split_files
 
@@ -48,6 +49,7 @@ def scheduled_predictions(context: AssetExecutionContext, config: PredictionFile
 
 prediction_job = define_asset_job(
     "prediction_job",
+    tags=queue_tag("prediction"),
     selection=[scheduled_predictions],
     description="Predict the rows of good files no run has taken yet.",
 )

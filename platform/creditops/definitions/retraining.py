@@ -27,6 +27,7 @@ from dagster import (
 
 from creditops.lifecycle import gate
 from creditops.settings import get_settings
+from creditops.stack import queue_tag
 
 from .ingestion import runs_by_default
 from .monitoring import feature_drift
@@ -120,6 +121,7 @@ def served_model(context: AssetExecutionContext, challenger_evaluation: dict) ->
 retraining_assets = [training_set, challenger_model, challenger_evaluation, served_model]
 retraining_job = define_asset_job(
     "retraining_job",
+    tags=queue_tag("retraining"),
     selection=retraining_assets,
     description="Train a challenger, judge it against the champion, promote it if better.",
 )
