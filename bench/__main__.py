@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-from . import api, backlog, ingestion, lifecycle, monitoring, outcomes
+from . import api, backlog, capacity, ingestion, lifecycle, monitoring, outcomes
 from .harness import environment
 
 SUITES = {
@@ -17,6 +17,7 @@ SUITES = {
     "outcomes": outcomes.run,
     "lifecycle": lifecycle.run,
     "backlog": backlog.run,
+    "capacity": capacity.run,  # last: it uses the backlog's measurements
 }
 
 

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from creditops.embedded_postgres import EmbeddedPostgres
 from creditops.settings import Settings
 from creditops.splitting import split_dataset
 
-from .harness import DATASET, Environment, free_port
+from .harness import DATASET, MEASURED, Environment, busy_cpu_seconds, free_port, stack_memory
 
 FILES = 1_000
 ROWS_PER_FILE = 75
@@ -85,7 +86,9 @@ def drain(orchestrator: str) -> list[tuple[str, str]]:
         until(lambda: answers(orchestrator_url), 600, process)
         engine = create_engine(EmbeddedPostgres(settings.postgres_dir).url(), poolclass=NullPool)
         backlog(settings.raw_data_dir, root)
-        started = time.perf_counter()
+        peak = PeakMemory(settings.logs_dir)
+        peak.start()
+        started, cpu_started = time.perf_counter(), busy_cpu_seconds()
 
         def drained() -> bool:
             with engine.connect() as conn:
@@ -93,8 +96,9 @@ def drain(orchestrator: str) -> list[tuple[str, str]]:
             return done >= FILES + 1 and not any_file(settings.raw_data_dir, settings.claims_dir)
 
         until(drained, 1800, process)
-        drained_in = time.perf_counter() - started
+        drained_in, cpu_drained = time.perf_counter() - started, busy_cpu_seconds()
         good = {p.name for p in settings.good_data_dir.iterdir()}
+        good_rows = sum(len(pd.read_csv(settings.good_data_dir / name)) for name in good)
 
         def predicted() -> bool:
             with engine.connect() as conn:
@@ -107,6 +111,8 @@ def drain(orchestrator: str) -> list[tuple[str, str]]:
 
         until(predicted, 1800, process)
         predicted_in = time.perf_counter() - started - drained_in
+        cpu_predicting = busy_cpu_seconds() - cpu_drained
+        peak.stop()
         with engine.connect() as conn:
             runs = conn.execute(select(ingestion_runs)).mappings().all()
         names = [run["file_name"] for run in runs]
@@ -123,6 +129,13 @@ def drain(orchestrator: str) -> list[tuple[str, str]]:
             process.kill()
         shutil.rmtree(root, ignore_errors=True)
     label = f"{FILES:,} raw files x {ROWS_PER_FILE} rows, {orchestrator} alone"
+    per_file = (cpu_drained - cpu_started) / FILES
+    per_1000_predicted = cpu_predicting / good_rows * 1000
+    MEASURED[f"{orchestrator}.cpu_per_file"] = per_file
+    MEASURED[f"{orchestrator}.cpu_per_1000_predicted"] = per_1000_predicted
+    MEASURED[f"{orchestrator}.good_row_share"] = good_rows / (FILES * ROWS_PER_FILE)
+    for service, mib in peak.mib.items():
+        MEASURED[f"{orchestrator}.memory.{service}"] = mib
     return [
         (f"{label}: drained (goal < 600 s)", f"{drained_in:.0f} s"),
         ("  then every good file predicted (goal < 300 s)", f"{predicted_in:.0f} s"),
@@ -130,7 +143,30 @@ def drain(orchestrator: str) -> list[tuple[str, str]]:
             "  one statistics row, report and alert per file",
             "yes" if once else f"NO ({len(names)} rows, {alerts} alerts, {pages} pages)",
         ),
+        ("  machine CPU while draining, per file", f"{per_file:.3f} core-s"),
+        ("  machine CPU while predicting, per 1,000 good rows", f"{per_1000_predicted:.3f} core-s"),
+        *(
+            (f"  peak memory (PSS), {service}", f"{mib:,.0f} MiB")
+            for service, mib in sorted(peak.mib.items(), key=lambda item: -item[1])
+        ),
     ]
+
+
+class PeakMemory(threading.Thread):
+    """Samples the stack's memory by service every 5 s; keeps each one's peak."""
+
+    def __init__(self, log_dir: Path) -> None:
+        super().__init__(daemon=True)
+        self.log_dir, self.mib, self.done = log_dir, {}, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(5):
+            for service, mib in stack_memory(self.log_dir).items():
+                self.mib[service] = max(mib, self.mib.get(service, 0.0))
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
 
 
 def any_file(*folders: Path) -> bool:

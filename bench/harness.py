@@ -25,6 +25,7 @@ from creditops.lifecycle.retraining import ensure_champion
 from creditops.model import ModelArtifact
 from creditops.settings import PROJECT_ROOT, Settings
 from creditops.stack import mlflow_service, wait_until_answers
+from creditops.supervision import descendants, process_table, read_status, status_file
 
 DATASET = PROJECT_ROOT / "data" / "credit_risk.csv"
 
@@ -75,6 +76,55 @@ def environment() -> Iterator[Environment]:
         engine_for(url).dispose()
         cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# Numbers one suite measured that another uses (the capacity model), by name.
+MEASURED: dict[str, float] = {}
+
+
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot, all cores, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def proportional_mib(pid: int) -> float:
+    """A process's proportional set size (shared pages split among their users), MiB."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:  # ended meanwhile
+        return 0.0
+    kib = next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+    return kib / 1024
+
+
+def stack_memory(log_dir: Path) -> dict[str, float]:
+    """MiB of each service of a `creditops run` stack with every process below it; the
+    processes re-parented to the supervisor (Dagster's code servers and their runs,
+    Airflow's task processes) under the orchestrator their command names."""
+    status = read_status(status_file(log_dir))
+    if not status or not status["running"]:
+        return {}
+    children: dict[int, list[int]] = {}
+    for pid, state, parent in process_table():
+        if state != "Z":
+            children.setdefault(parent, []).append(pid)
+    memory: dict[str, float] = {}
+    services = {s["pid"]: s["name"] for s in status["services"] if s["pid"]}
+    for pid in children.get(status["supervisor_pid"], []):
+        if pid in services:
+            name = services[pid]
+        else:
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:  # ended meanwhile
+                continue
+            name = next((o for o in ("dagster", "airflow") if o.encode() in command), "other")
+            name = f"{name} (runs, code servers)"
+        tree = [pid, *descendants(pid, children)]
+        memory[name] = memory.get(name, 0.0) + sum(proportional_mib(p) for p in tree)
+    return memory
 
 
 def free_port() -> int:
