@@ -26,7 +26,7 @@ from creditops.data_errors import inject
 from creditops.db import engine_for
 from creditops.settings import Settings
 
-from . import backlog
+from . import backlog, ingestion
 from .api import BATCH_ROWS, applicants
 from .harness import DATASET, MEASURED, Environment, busy_cpu_seconds, load, model_service
 
@@ -138,76 +138,62 @@ def predictions(env: Environment) -> dict[str, float]:
     return found
 
 
-def plan(measured: dict[str, float]) -> list[tuple[str, str]]:
-    """What the loads need, from the measurements alone (pure: docs/scaling.md's table)."""
-    rows: list[tuple[str, str]] = []
+def plan(m: dict[str, float]) -> list[tuple[str, str]]:
+    """What the loads need, from the measurements alone: docs/scaling.md's figures."""
     per_s = LOADS["predictions"] / DAY * PEAK
-    batch_cores = per_s * measured["cpu_per_1000_batch"] / 1000
-    single_cores = per_s * measured["cpu_per_single"]
-    rows += [
+    single_cores = per_s * m["cpu_per_single"]
+    rows = [
         (f"1,000,000 predictions a day: {per_s:.0f}/s at the peak hour ({PEAK:g}x mean)", ""),
-        ("  cores, as batches (scheduled files)", f"{batch_cores:.3f}"),
+        ("  cores, as batches (scheduled files)", f"{per_s * m['cpu_per_1000_batch'] / 1000:.3f}"),
         ("  cores, as single-row requests (webapp, online)", f"{single_cores:.3f}"),
         (
-            f"  model service replicas (1 core each, {TARGET_UTILIZATION:.0%} at the peak)",
+            f"  model service replicas (1 core, {TARGET_UTILIZATION:.0%} busy at peak, 2 at least)",
             f"{max(2, math.ceil(single_cores / TARGET_UTILIZATION))}",
         ),
-        (
-            "  share of the database's measured single-row write rate",
-            f"{per_s / measured['single_per_s']:.1%}",
-        ),
-        (
-            f"  database growth a day / over {RETENTION_DAYS} days",
-            f"{gib(LOADS['predictions'] * measured['bytes_per_prediction'])} / "
-            f"{gib(LOADS['predictions'] * measured['bytes_per_prediction'] * RETENTION_DAYS)}",
-        ),
+        ("  share of the measured single-row write rate", f"{per_s / m['single_per_s']:.1%}"),
+        growth(LOADS["predictions"], m["bytes_per_prediction"]),
     ]
     files_s = LOADS["raw_files"] / DAY * PEAK
-    good_rows = LOADS["raw_files"] * backlog.ROWS_PER_FILE * measured["airflow.good_row_share"]
-    rows.append(
-        (
-            f"100,000 raw files a day, {backlog.ROWS_PER_FILE} rows each: {files_s:.1f}/s at peak",
-            "",
-        )
-    )
-    for orchestrator in ("airflow", "dagster"):
-        cores = files_s * measured[f"{orchestrator}.cpu_per_file"]
-        rows.append((f"  cores to ingest, {orchestrator}", f"{cores:.1f}"))
-    work = files_s * measured["work_per_file_75"]
+    good_rows = LOADS["raw_files"] * backlog.ROWS_PER_FILE * m["airflow.good_row_share"]
     rows += [
-        ("  of which the pipeline's own work (validation, statistics, split)", f"{work:.1f}"),
-        (
-            f"  Airflow Celery workers (2 cores, {TARGET_UTILIZATION:.0%} at the peak)",
-            f"{math.ceil(files_s * measured['airflow.cpu_per_file'] / (2 * TARGET_UTILIZATION))}",
+        (f"100,000 raw files a day of {backlog.ROWS_PER_FILE} rows: {files_s:.1f}/s at peak", ""),
+        *(
+            (f"  cores to ingest, {o} (whole machine)", f"{files_s * m[f'{o}.cpu_per_file']:.1f}")
+            for o in ("airflow", "dagster")
         ),
+        ("  of which the pipeline's own work", f"{files_s * m['work_per_file_75']:.1f}"),
         (
-            "  then their good rows predicted: predictions a day",
-            f"{good_rows:,.0f}",
+            f"  Airflow Celery workers of 2 cores, {TARGET_UTILIZATION:.0%} busy at the peak",
+            f"{math.ceil(files_s * m['airflow.cpu_per_file'] / (2 * TARGET_UTILIZATION))}",
         ),
+        ("  their good rows, predicted: predictions a day", f"{good_rows:,.0f}"),
         (
-            "  cores to predict them, at the peak",
-            f"{good_rows / DAY * PEAK * measured['airflow.cpu_per_1000_predicted'] / 1000:.1f}",
+            "  cores to predict them at the peak",
+            f"{good_rows / DAY * PEAK * m['airflow.cpu_per_1000_predicted'] / 1000:.1f}",
         ),
+        growth(good_rows, m["bytes_per_prediction"]),
+        ("  Data Docs pages a day", gib(LOADS["raw_files"] * m["docs_bytes_per_file_75"])),
         (
-            "  Data Docs pages a day",
-            gib(LOADS["raw_files"] * measured["docs_bytes_per_file_75"]),
+            "  Data Docs index, per batch, with 30 days of pages kept",
+            f"{LOADS['raw_files'] * 30 * m['docs_index_s_per_page']:.1f} s",
         ),
     ]
-    one_machine = 2 * TARGET_UTILIZATION * DAY
+    # A machine sized for its peak hour: 70% busy then, the day's mean a quarter of that.
+    one_machine = 2 * TARGET_UTILIZATION * DAY / PEAK
     rows += [
-        ("what one 2-core machine takes a day, at 70% busy:", ""),
-        (
-            "  raw files (75 rows), airflow",
-            f"{one_machine / measured['airflow.cpu_per_file']:,.0f}",
-        ),
-        (
-            "  raw files (75 rows), dagster",
-            f"{one_machine / measured['dagster.cpu_per_file']:,.0f}",
-        ),
-        ("  predictions, single-row", f"{one_machine / measured['cpu_per_single']:,.0f}"),
-        ("  predictions, batches", f"{one_machine / measured['cpu_per_1000_batch'] * 1000:,.0f}"),
+        ("what one 2-core machine takes a day, sized for the peak hour:", ""),
+        ("  raw files (75 rows), airflow", f"{one_machine / m['airflow.cpu_per_file']:,.0f}"),
+        ("  raw files (75 rows), dagster", f"{one_machine / m['dagster.cpu_per_file']:,.0f}"),
+        ("  predictions, single-row", f"{one_machine / m['cpu_per_single']:,.0f}"),
+        ("  predictions, in batches", f"{one_machine / m['cpu_per_1000_batch'] * 1000:,.0f}"),
     ]
     return rows
+
+
+def growth(rows_a_day: float, bytes_per_row: float) -> tuple[str, str]:
+    day = rows_a_day * bytes_per_row
+    label = f"  database growth a day / in {RETENTION_DAYS} days"
+    return label, f"{gib(day)} / {gib(day * RETENTION_DAYS)}"
 
 
 def gib(size: float) -> str:
@@ -217,7 +203,7 @@ def gib(size: float) -> str:
 def run(env: Environment) -> list[tuple[str, str]]:
     results: list[tuple[str, str]] = []
     if "airflow.cpu_per_file" not in MEASURED:  # `python -m bench capacity` alone
-        results += backlog.run(env)
+        results += ingestion.run(env) + backlog.run(env)
     small, docs_small = ingestion_work(env, 75)
     large, _ = ingestion_work(env, 1_000)
     per_1000_rows = (large - small) / (1_000 - 75) * 1000
@@ -251,13 +237,5 @@ def run(env: Environment) -> list[tuple[str, str]]:
             "scheduled predictions, machine CPU per 1,000 rows (backlog, airflow)",
             f"{m['airflow.cpu_per_1000_predicted'] * 1000:.0f} ms",
         ),
-    ]
-    results += [
-        (
-            f"peak memory, {service.split('.memory.')[1]} ({service.split('.')[0]} stack)",
-            f"{mib:,.0f} MiB",
-        )
-        for service, mib in sorted(m.items())
-        if ".memory." in service
     ]
     return results + plan(m)

@@ -19,9 +19,10 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
+from creditops.db import prediction_files
 from creditops.embedded_postgres import EmbeddedPostgres
 from creditops.settings import Settings
 from creditops.supervision import process_table
@@ -101,6 +102,22 @@ def wait_for(what: str, check: Callable[[], object], process: subprocess.Popen, 
             pass
         time.sleep(1)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def files_predicted(engine) -> int:
+    """Good files the prediction jobs have finished."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).where(prediction_files.c.status == "predicted")
+        ).scalar_one()
+
+
+def stop_after_failure(process: subprocess.Popen, settings: Settings) -> None:
+    """After a failed check: still stop the stack the clean way, and its database."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=120)
+    EmbeddedPostgres(settings.postgres_dir).stop()
 
 
 def health_urls(env: dict[str, str]) -> dict[str, str]:

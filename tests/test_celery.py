@@ -5,16 +5,14 @@ file, exactly once, with tasks run by both workers."""
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from creditops.db import ingestion_runs, prediction_files
-from creditops.embedded_postgres import EmbeddedPostgres
+from creditops.db import ingestion_runs
 from creditops.settings import Settings
 
 from .conftest import server_reachable_dir
@@ -22,12 +20,14 @@ from .live_stack import (
     all_answer,
     all_pages,
     database,
+    files_predicted,
     free_port,
     health_urls,
     platform_env,
     processes_left,
     start,
     stop,
+    stop_after_failure,
     wait_for,
 )
 
@@ -70,11 +70,7 @@ def test_both_dags_run_on_two_celery_workers_exactly_once(teams):
         good_files = {run["file_name"]: run["n_valid_rows"] for run in runs if run["n_valid_rows"]}
 
         def all_predicted() -> bool:
-            with engine.connect() as conn:
-                done = conn.execute(
-                    select(func.count()).where(prediction_files.c.status == "predicted")
-                ).scalar_one()
-            return done == len(good_files)
+            return files_predicted(engine) == len(good_files)
 
         wait_for("every good file predicted", all_predicted, process, 180)
         per_file = pd.Series([item["source_file"] for item in all_pages(api, "scheduled")])
@@ -104,7 +100,4 @@ def test_both_dags_run_on_two_celery_workers_exactly_once(teams):
         assert "\nredis " in stop(process)  # its address printed
         assert processes_left(data_root, env) == []
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.communicate(timeout=120)
-        EmbeddedPostgres(settings.postgres_dir).stop()
+        stop_after_failure(process, settings)

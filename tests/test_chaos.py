@@ -24,7 +24,6 @@ import pytest
 from sqlalchemy import func, select
 
 from creditops.db import ingestion_runs, prediction_files, predictions
-from creditops.embedded_postgres import EmbeddedPostgres
 from creditops.settings import Settings
 from creditops.splitting import split_dataset
 from creditops.supervision import process_table, read_status, status_file
@@ -40,6 +39,7 @@ from .live_stack import (
     rows_of,
     start,
     stop,
+    stop_after_failure,
     wait_for,
 )
 
@@ -312,7 +312,4 @@ def test_kills_and_awkward_files_lose_nothing_and_duplicate_nothing(teams):
         stop(process)
         assert processes_left(data_root, env) == []
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.communicate(timeout=120)
-        EmbeddedPostgres(settings.postgres_dir).stop()
+        stop_after_failure(process, settings)

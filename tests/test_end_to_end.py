@@ -13,7 +13,6 @@ redoes nothing.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -41,12 +40,14 @@ from .live_stack import (
     all_answer,
     all_pages,
     database,
+    files_predicted,
     health_urls,
     platform_env,
     processes_left,
     rows_of,
     start,
     stop,
+    stop_after_failure,
     wait_for,
 )
 
@@ -115,11 +116,7 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
         good_files = {run["file_name"]: run["n_valid_rows"] for run in runs if run["n_valid_rows"]}
 
         def all_predicted() -> bool:
-            with engine.connect() as conn:
-                done = conn.execute(
-                    select(func.count()).where(prediction_files.c.status == "predicted")
-                ).scalar_one()
-            return done == len(good_files)
+            return files_predicted(engine) == len(good_files)
 
         wait_for("every good file predicted", all_predicted, process, 240)
         with engine.connect() as conn:
@@ -238,7 +235,4 @@ def test_make_run_ingests_predicts_and_monitors_then_stops_clean_and_resumes(tea
         assert "files split" not in output
         assert processes_left(data_root, env) == []
     finally:
-        if process.poll() is None:  # a failed check: still stop it the clean way
-            process.send_signal(signal.SIGINT)
-            process.communicate(timeout=120)
-        EmbeddedPostgres(settings.postgres_dir).stop()
+        stop_after_failure(process, settings)
