@@ -1,10 +1,12 @@
 """Airflow on Celery: `creditops run` with CREDITOPS_AIRFLOW_EXECUTOR=celery starts Redis
 and two Celery workers, and the same DAGs take every raw file, and predict every good
-file, exactly once, with tasks run by both workers."""
+file, exactly once, with tasks run by both workers; a hung worker is restarted."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -14,6 +16,7 @@ from sqlalchemy import select
 
 from creditops.db import ingestion_runs
 from creditops.settings import Settings
+from creditops.supervision import read_status, status_file
 
 from .conftest import server_reachable_dir
 from .live_stack import (
@@ -97,6 +100,22 @@ def test_both_dags_run_on_two_celery_workers_exactly_once(teams):
         ).stdout
         for service in ("redis", *(f"airflow-celery-worker-{n}" for n in range(1, WORKERS + 1))):
             assert re.search(rf"^{service} +running ", status, re.MULTILINE), status
+
+        # A worker that hangs (frozen: it no longer answers pings through Redis) is
+        # killed and started again by the supervisor.
+        def worker(name: str) -> dict:
+            status = read_status(status_file(settings.logs_dir))
+            return next(s for s in status["services"] if s["name"] == name)
+
+        frozen = worker("airflow-celery-worker-1")["pid"]
+        os.kill(frozen, signal.SIGSTOP)
+
+        def restarted() -> dict | None:
+            now = worker("airflow-celery-worker-1")
+            return now if now["state"] == "running" and now["pid"] != frozen else None
+
+        again = wait_for("the frozen worker restarted", restarted, process, 120)
+        assert again["last_exit"].startswith("hung: a ping through Redis to worker-1@")
         assert "\nredis " in stop(process)  # its address printed
         assert processes_left(data_root, env) == []
     finally:

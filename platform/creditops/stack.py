@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -279,10 +280,14 @@ def celery_env(settings: Settings, url: str) -> dict[str, str]:
     """Airflow's Celery executor: tasks queued in Redis, their states kept in Airflow's
     database (the provider's default backend, said outright)."""
     return {
-        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{settings.redis_port}/0",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url(settings),
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{_database(url, 'airflow', 'psycopg')}",
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.airflow_worker_concurrency),
     }
+
+
+def broker_url(settings: Settings) -> str:
+    return f"redis://127.0.0.1:{settings.redis_port}/0"
 
 
 def redis_service(settings: Settings) -> Service:
@@ -323,19 +328,41 @@ def celery_workers(settings: Settings, env: dict[str, str]) -> list[Service]:
     task logs are files in the shared Airflow home, which the API server reads itself
     (so none serves logs, which would make them compete for one port)."""
     airflow = str(Path(sys.executable).parent / "airflow")
+    names = [
+        f"worker-{n}@{socket.gethostname()}" for n in range(1, settings.airflow_celery_workers + 1)
+    ]
     return [
         Service(
-            f"airflow-celery-worker-{number}",
-            [
-                *(airflow, "celery", "worker", "--skip-serve-logs"),
-                *("--celery-hostname", f"worker-{number}@%h"),
-            ],
+            f"airflow-celery-{name.split('@')[0]}",
+            [*(airflow, "celery", "worker", "--skip-serve-logs", "--celery-hostname", name)],
             url="",
             env=env,
             stop_tier=0,
+            liveness=celery_worker_answers(settings, name),
         )
-        for number in range(1, settings.airflow_celery_workers + 1)
+        for name in names
     ]
+
+
+def celery_worker_answers(settings: Settings, worker: str) -> Liveness:
+    """A Celery worker answers a ping sent through the broker (a hung one does not);
+    unknown while Redis itself does not answer: its outage is not the worker's."""
+    app = None
+
+    def probe() -> bool | None:
+        nonlocal app
+        if not redis_pings(settings.redis_port):
+            return None
+        from celery import Celery
+        from kombu.exceptions import KombuError
+
+        app = app or Celery(broker=broker_url(settings))
+        try:
+            return bool(app.control.ping(destination=[worker], timeout=3))
+        except (KombuError, OSError):
+            return None
+
+    return Liveness(probe, f"a ping through Redis to {worker}")
 
 
 def migrate_airflow(settings: Settings, env: dict[str, str]) -> None:
