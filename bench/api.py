@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, registry
 from creditops.db import engine_for, predictions
 from creditops.features import FEATURE_NAMES
 from creditops.model import encode
-from creditops.predictions import STORED_COLUMNS
+from creditops.predictions import COPY_PREDICTIONS
 
 from .harness import DATASET, Environment, load, median_ms, model_service, percentile, timed
 
@@ -51,7 +51,7 @@ def floor_ms(env: Environment, batch: list[dict], explained: bool = False) -> fl
         try:
             with (
                 raw.cursor() as cursor,
-                cursor.copy(f"COPY predictions ({', '.join(STORED_COLUMNS)}) FROM STDIN") as copy,
+                cursor.copy(COPY_PREDICTIONS) as copy,
             ):
                 for applicant, application_id, p in zip(
                     batch, ids, probability_bad.tolist(), strict=True

@@ -44,6 +44,7 @@ STORED_COLUMNS = (
     *FEATURE_COLUMNS,
     "reasons",
 )
+COPY_PREDICTIONS = f"COPY predictions ({', '.join(STORED_COLUMNS)}) FROM STDIN"
 
 
 @dataclass(frozen=True)
@@ -117,31 +118,29 @@ def application_ids(applicants: Sequence[dict[str, Any]]) -> list[str]:
 def _copy_batches(engine: Engine, batches: Sequence[PredictionBatch]) -> None:
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cursor:
-            copy_sql = f"COPY predictions ({', '.join(STORED_COLUMNS)}) FROM STDIN"
-            with cursor.copy(copy_sql) as copy:
-                for batch in batches:
-                    head = (batch.predicted_at, batch.source, batch.source_file)
-                    tail = (batch.batch_id, batch.model_version)
-                    for applicant, application_id, label, probability, reasons in zip(
-                        batch.applicants,
-                        batch.application_ids,
-                        batch.predictions,
-                        batch.probabilities_bad,
-                        batch.reasons,
-                        strict=True,
-                    ):
-                        copy.write_row(
-                            (
-                                *head,
-                                application_id,
-                                *tail,
-                                label,
-                                probability,
-                                *(applicant[n] for n in FEATURE_NAMES),
-                                reasons.decode(),
-                            )
+        with raw.cursor() as cursor, cursor.copy(COPY_PREDICTIONS) as copy:
+            for batch in batches:
+                head = (batch.predicted_at, batch.source, batch.source_file)
+                tail = (batch.batch_id, batch.model_version)
+                for applicant, application_id, label, probability, reasons in zip(
+                    batch.applicants,
+                    batch.application_ids,
+                    batch.predictions,
+                    batch.probabilities_bad,
+                    batch.reasons,
+                    strict=True,
+                ):
+                    copy.write_row(
+                        (
+                            *head,
+                            application_id,
+                            *tail,
+                            label,
+                            probability,
+                            *(applicant[n] for n in FEATURE_NAMES),
+                            reasons.decode(),
                         )
+                    )
         raw.commit()
     except BaseException:
         raw.rollback()
