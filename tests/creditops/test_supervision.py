@@ -98,14 +98,19 @@ def test_back_off_doubles_and_is_capped():
     assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
 
 
+SERVICES = ("victim", "bystander")
+
+
 def test_a_killed_service_is_restarted_and_counted_the_others_untouched(tmp_path):
     port = free_port()
     supervisor = supervise(
-        tmp_path, [["victim", SLEEPER], ["bystander", SLEEPER]], metrics_port=port, first_delay=0.2
+        tmp_path, [[name, SLEEPER] for name in SERVICES], metrics_port=port, first_delay=0.2
     )
     try:
-        first = wait_for(lambda: service_status(tmp_path, "victim").get("pid"))
-        bystander = service_status(tmp_path, "bystander")["pid"]
+        # Both started: the status file is rewritten after each start.
+        first, bystander = wait_for(
+            lambda: all(pids := [service_status(tmp_path, n).get("pid") for n in SERVICES]) and pids
+        )
         os.kill(first, signal.SIGKILL)
         restarted = wait_for(
             lambda: (s := service_status(tmp_path, "victim"))["restarts"] == 1 and s["pid"] and s
