@@ -25,7 +25,13 @@ from creditops.lifecycle.retraining import ensure_champion
 from creditops.model import ModelArtifact
 from creditops.settings import PROJECT_ROOT, Settings
 from creditops.stack import mlflow_service, wait_until_answers
-from creditops.supervision import descendants, process_table, read_status, status_file
+from creditops.supervision import (
+    children_by_parent,
+    descendants,
+    process_table,
+    read_status,
+    status_file,
+)
 
 DATASET = PROJECT_ROOT / "data" / "credit_risk.csv"
 
@@ -106,10 +112,7 @@ def stack_memory(log_dir: Path) -> dict[str, float]:
     status = read_status(status_file(log_dir))
     if not status or not status["running"]:
         return {}
-    children: dict[int, list[int]] = {}
-    for pid, state, parent in process_table():
-        if state != "Z":
-            children.setdefault(parent, []).append(pid)
+    children = children_by_parent(process_table())
     memory: dict[str, float] = {}
     services = {s["pid"]: s["name"] for s in status["services"] if s["pid"]}
     for pid in children.get(status["supervisor_pid"], []):

@@ -173,7 +173,8 @@ def process_table() -> list[tuple[int, str, int]]:
     return table
 
 
-def _children(table: list[tuple[int, str, int]]) -> dict[int, list[int]]:
+def children_by_parent(table: list[tuple[int, str, int]]) -> dict[int, list[int]]:
+    """Each process's living children, from a `process_table()`."""
     children: dict[int, list[int]] = {}
     for child, state, parent in table:
         if state != "Z":
@@ -183,7 +184,7 @@ def _children(table: list[tuple[int, str, int]]) -> dict[int, list[int]]:
 
 def descendants(pid: int, children: dict[int, list[int]] | None = None) -> list[int]:
     """Every living process below `pid`."""
-    children = _children(process_table()) if children is None else children
+    children = children_by_parent(process_table()) if children is None else children
     found, queue = [], [pid]
     while queue:
         for child in children.get(queue.pop(), []):
@@ -277,7 +278,7 @@ class Supervisor:
     def check(self) -> None:
         """One round: notice exits, restart what is due, reap orphans, record the state."""
         now = time.monotonic()
-        children = _children(process_table())
+        children = children_by_parent(process_table())
         changed = False
         for service in self.services:
             if service.state == "running":
@@ -376,7 +377,7 @@ class Supervisor:
         deadline = time.monotonic() + self.stop_timeout
         signalled: set[int] = set()
         while True:
-            children = _children(process_table())
+            children = children_by_parent(process_table())
             alive = set(descendants(os.getpid(), children))
             if services:
                 left = [
