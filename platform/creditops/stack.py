@@ -323,11 +323,11 @@ def redis_pings(port: int) -> bool:
         return False
 
 
-def celery_workers(settings: Settings, env: dict[str, str]) -> list[Service]:
-    """CREDITOPS_AIRFLOW_CELERY_WORKERS Celery workers, named worker-1@<host>, ...; their
-    task logs are files in the shared Airflow home, which the API server reads itself
-    (so none serves logs, which would make them compete for one port)."""
-    airflow = str(Path(sys.executable).parent / "airflow")
+def celery_workers(settings: Settings, airflow: str, env: dict[str, str]) -> list[Service]:
+    """CREDITOPS_AIRFLOW_CELERY_WORKERS Celery workers (`airflow celery worker`), named
+    worker-1@<host>, ...; their task logs are files in the shared Airflow home, which the
+    API server reads itself (so none serves logs, which would make them compete for one
+    port)."""
     names = [
         f"worker-{n}@{socket.gethostname()}" for n in range(1, settings.airflow_celery_workers + 1)
     ]
@@ -492,7 +492,7 @@ def platform_services(settings: Settings, url: str) -> list[Service]:
                 ("dag-processor", "DagProcessorJob"),
             )
         ),
-        *(celery_workers(settings, airflow_vars) if celery else []),
+        *(celery_workers(settings, airflow, airflow_vars) if celery else []),
     ]
 
 
